@@ -1,0 +1,50 @@
+package alert
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Priority is a rule's severity, from Emergency (most severe, 0) to Debug (7),
+// in Falco's order.
+type Priority int
+
+// Priorities, most severe first.
+const (
+	Emergency Priority = iota
+	Alert
+	Critical
+	Error
+	Warning
+	Notice
+	Informational
+	Debug
+)
+
+var priorityNames = [...]string{"Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"}
+
+// String returns Falco's long capitalised name, e.g. "Informational".
+func (p Priority) String() string {
+	if p < Emergency || p > Debug {
+		return fmt.Sprintf("Priority(%d)", int(p))
+	}
+	return priorityNames[p]
+}
+
+// ParsePriority matches s case-insensitively against the priority names.
+// "info" is accepted for Informational, as Falco does.
+func ParsePriority(s string) (Priority, error) {
+	ls := strings.ToLower(strings.TrimSpace(s))
+	if ls == "info" {
+		return Informational, nil
+	}
+	for i, n := range priorityNames {
+		if strings.ToLower(n) == ls {
+			return Priority(i), nil
+		}
+	}
+	return 0, fmt.Errorf("invalid priority %q: expected one of emergency, alert, critical, error, warning, notice, informational (or info), debug", s)
+}
+
+// AtLeast reports whether p is at least as severe as min.
+func (p Priority) AtLeast(min Priority) bool { return p <= min }
