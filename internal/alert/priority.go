@@ -11,21 +11,21 @@ type Priority int
 
 // Priorities, most severe first.
 const (
-	Emergency Priority = iota
-	Alert
-	Critical
-	Error
-	Warning
-	Notice
-	Informational
-	Debug
+	PriorityEmergency Priority = iota
+	PriorityAlert
+	PriorityCritical
+	PriorityError
+	PriorityWarning
+	PriorityNotice
+	PriorityInformational
+	PriorityDebug
 )
 
 var priorityNames = [...]string{"Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"}
 
 // String returns Falco's long capitalised name, e.g. "Informational".
 func (p Priority) String() string {
-	if p < Emergency || p > Debug {
+	if p < PriorityEmergency || p > PriorityDebug {
 		return fmt.Sprintf("Priority(%d)", int(p))
 	}
 	return priorityNames[p]
@@ -36,7 +36,7 @@ func (p Priority) String() string {
 func ParsePriority(s string) (Priority, error) {
 	ls := strings.ToLower(strings.TrimSpace(s))
 	if ls == "info" {
-		return Informational, nil
+		return PriorityInformational, nil
 	}
 	for i, n := range priorityNames {
 		if strings.ToLower(n) == ls {

@@ -1,0 +1,176 @@
+package alert
+
+import (
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Alert is one rule match, rendered. Everything in it is owned by the alert:
+// nothing aliases event buffers.
+type Alert struct {
+	Time     int64    // event time, Unix nanoseconds
+	Rule     string   // rule name
+	Priority Priority // rule priority
+	Source   string   // event source, "k8s_audit"
+	Tags     []string // rule tags, sorted and de-duplicated
+	Message  string   // the rule's output with fields substituted
+	Hostname string   // host that raised the alert
+	Fields   []Field  // output_fields, sorted by Key
+}
+
+// Field is one entry of output_fields.
+type Field struct {
+	Key     string   // the field reference as written, e.g. "ka.uri.param[command]"
+	Values  []string // the value, or each element for a list field
+	List    bool     // list fields render as JSON arrays
+	Missing bool     // no value: renders as null
+	Int     bool     // render Values[0] as a bare JSON number (evt.time)
+}
+
+// SortFields orders fields by key, as Falco's JSON objects do.
+func SortFields(fs []Field) {
+	slices.SortFunc(fs, func(a, b Field) int {
+		switch {
+		case a.Key < b.Key:
+			return -1
+		case a.Key > b.Key:
+			return 1
+		}
+		return 0
+	})
+}
+
+// AppendTime appends t (Unix ns) as HH:MM:SS.nnnnnnnnn in loc, Falco's evt.time.
+func AppendTime(dst []byte, t int64, loc *time.Location) []byte {
+	return time.Unix(0, t).In(loc).AppendFormat(dst, "15:04:05.000000000")
+}
+
+// AppendText appends Falco's text alert line without a newline:
+// "HH:MM:SS.nnnnnnnnn: Priority message", with the time in loc, and the whole
+// line escaped the way Falco's JSON string encoder does (quotes removed).
+func AppendText(dst []byte, a *Alert, loc *time.Location) []byte {
+	var line []byte
+	line = AppendTime(line, a.Time, loc)
+	line = append(line, ": "...)
+	line = append(line, a.Priority.String()...)
+	line = append(line, ' ')
+	line = append(line, a.Message...)
+	return appendEscaped(dst, line)
+}
+
+// AppendJSON appends Falco's JSON alert object without a newline. Keys are
+// sorted as nlohmann::json sorts them: hostname, output, output_fields,
+// priority, rule, source, tags, time. output holds the text line (time in
+// loc); time is always UTC.
+func AppendJSON(dst []byte, a *Alert, loc *time.Location) []byte {
+	dst = append(dst, `{"hostname":"`...)
+	dst = appendEscaped(dst, []byte(a.Hostname))
+	dst = append(dst, `","output":"`...)
+	dst = appendEscapedString(dst, AppendText(nil, a, loc))
+	dst = append(dst, `","output_fields":{`...)
+	for i, f := range a.Fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = appendEscaped(dst, []byte(f.Key))
+		dst = append(dst, `":`...)
+		switch {
+		case f.Missing:
+			dst = append(dst, "null"...)
+		case f.Int && len(f.Values) == 1:
+			dst = append(dst, f.Values[0]...)
+		case f.List:
+			dst = append(dst, '[')
+			for j, v := range f.Values {
+				if j > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, '"')
+				dst = appendEscaped(dst, []byte(v))
+				dst = append(dst, '"')
+			}
+			dst = append(dst, ']')
+		default:
+			dst = append(dst, '"')
+			if len(f.Values) > 0 {
+				dst = appendEscaped(dst, []byte(f.Values[0]))
+			}
+			dst = append(dst, '"')
+		}
+	}
+	dst = append(dst, `},"priority":"`...)
+	dst = append(dst, a.Priority.String()...)
+	dst = append(dst, `","rule":"`...)
+	dst = appendEscaped(dst, []byte(a.Rule))
+	dst = append(dst, `","source":"`...)
+	dst = appendEscaped(dst, []byte(a.Source))
+	dst = append(dst, `","tags":[`...)
+	for i, t := range a.Tags {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = appendEscaped(dst, []byte(t))
+		dst = append(dst, '"')
+	}
+	dst = append(dst, `],"time":"`...)
+	dst = time.Unix(0, a.Time).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000000Z")
+	dst = append(dst, `"}`...)
+	return dst
+}
+
+// appendEscapedString escapes text that is already escaped once (the output
+// line inside the JSON object).
+func appendEscapedString(dst, s []byte) []byte { return appendEscaped(dst, s) }
+
+const hexDigits = "0123456789abcdef"
+
+// appendEscaped appends s as the body of a JSON string, as nlohmann::json
+// dumps it: '"' and '\\' escaped, control characters as \b \f \n \r \t or
+// \u00XX, invalid UTF-8 replaced by U+FFFD, everything else verbatim.
+func appendEscaped(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, "\ufffd"...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		switch c {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+	}
+	return dst
+}
+
+// FormatInt is strconv.FormatInt, exposed for building Int fields.
+func FormatInt(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,451 @@
+// Package engine compiles a loaded rule set into an immutable Program and
+// evaluates audit events against it.
+//
+// Compilation resolves every name once: each distinct field reference
+// (field, argument and transformers) becomes a slot bound to its extractor,
+// list constants become sets, regular expressions and globs are compiled,
+// and each operator is specialised for its operand types. Evaluation then
+// walks small typed evaluators. Field values are extracted lazily, at most
+// once per event, into a reusable State, so evaluating an event that raises
+// no alert allocates nothing.
+package engine
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/condition"
+	"github.com/vigilsec/vigil/internal/field"
+	"github.com/vigilsec/vigil/internal/rules"
+)
+
+// Matching selects which matching rules raise alerts for one event.
+type Matching int
+
+// Rule matching modes.
+const (
+	MatchAll   Matching = iota // every matching rule alerts, in rule order (Vigil's default)
+	MatchFirst                 // only the first matching rule alerts (Falco's default)
+)
+
+// ParseMatching parses "all" or "first".
+func ParseMatching(s string) (Matching, error) {
+	switch s {
+	case "all":
+		return MatchAll, nil
+	case "first":
+		return MatchFirst, nil
+	}
+	return 0, fmt.Errorf("invalid rule matching %q: expected all or first", s)
+}
+
+// Options configure compilation.
+type Options struct {
+	Env          field.Env      // host name and time zone for evt.* fields and alert text
+	Matching     Matching       // all (default) or first
+	MinPriority  alert.Priority // rules less severe than this are not enabled; zero value = PriorityEmergency, so callers set it (Default sets Debug)
+	AppendFields []string       // extra fields added to every alert's output_fields, like Falco's append_output
+}
+
+// DefaultOptions returns options that enable every rule and match all.
+func DefaultOptions() Options {
+	return Options{MinPriority: alert.PriorityDebug, Matching: MatchAll}
+}
+
+// Rule is a compiled rule.
+type Rule struct {
+	Name     string         // rule name
+	Desc     string         // description
+	Priority alert.Priority // severity
+	Source   string         // event source
+	Tags     []string       // sorted tags
+	Enabled  bool           // whether it runs (enabled in the file and severe enough)
+	File     string         // file of its first definition
+
+	cond evaluator
+	out  *template
+}
+
+// Program is an immutable compiled rule set, safe for concurrent use by
+// goroutines that each have their own State.
+type Program struct {
+	all    []*Rule // every compiled rule, in rule order
+	rules  []*Rule // the enabled ones
+	slots  []slot
+	byKey  map[string]int
+	opts   Options
+	append []outRef // AppendFields, bound
+}
+
+// Rules returns every compiled rule in rule order, enabled or not.
+func (p *Program) Rules() []*Rule { return p.all }
+
+// Enabled returns the rules that run, in rule order.
+func (p *Program) Enabled() []*Rule { return p.rules }
+
+// slot is one distinct field reference: a field bound to its argument, or a
+// transformer applied to another slot.
+type slot struct {
+	key  string          // canonical text, e.g. "tolower(ka.user.name)"
+	list bool            // yields several values
+	num  bool            // numeric (len)
+	ext  field.Extractor // for a plain field
+	base int             // for a transformer: the slot it transforms; -1 otherwise
+	tf   string          // transformer name
+}
+
+type compiler struct {
+	p     *Program
+	set   *rules.Set
+	diags []rules.Diagnostic
+	item  string // current item, for diagnostics
+	env   *field.Env
+	// unknownOnly is true while every error of the current rule is about an
+	// unknown field (for skip-if-unknown-filter).
+	errs, unknown int
+	pending       []rules.Diagnostic
+}
+
+// Compile checks every rule of set against the field table and builds a
+// Program. It returns every problem found; when any is an error the Program
+// should not be used.
+func Compile(set *rules.Set, opts Options) (*Program, []rules.Diagnostic) {
+	env := opts.Env
+	c := &compiler{p: &Program{byKey: map[string]int{}, opts: opts}, set: set, env: &env}
+	c.p.opts.Env = env
+	for _, r := range set.Rules {
+		c.rule(r)
+	}
+	for _, name := range opts.AppendFields {
+		ref, err := c.outputField(name)
+		if err != nil {
+			c.diags = append(c.diags, rules.Diagnostic{Severity: rules.SeverityError, Code: "LOAD_ERR_COMPILE_OUTPUT",
+				Item: "append field", Msg: err.Error()})
+			continue
+		}
+		c.p.append = append(c.p.append, ref)
+	}
+	return c.p, c.diags
+}
+
+func (c *compiler) rule(r *rules.Rule) {
+	c.item = fmt.Sprintf("rule %q", r.Name)
+	c.errs, c.unknown, c.pending = 0, 0, nil
+	ev := c.node(r.Condition)
+	out := c.template(r.Output, r.OutputPos)
+	if c.errs > 0 {
+		if r.SkipIfUnknownFilter && c.errs == c.unknown {
+			c.diags = append(c.diags, c.set.Diag(rules.SeverityWarning, "LOAD_UNKNOWN_FILTER", r.Pos, c.item,
+				"unknown field or event-type in condition or output; the rule is skipped (skip-if-unknown-filter)"))
+			return
+		}
+		c.diags = append(c.diags, c.pending...)
+		return
+	}
+	c.diags = append(c.diags, c.pending...)
+	cr := &Rule{Name: r.Name, Desc: r.Desc, Priority: r.Priority, Source: r.Source, Tags: r.Tags, File: r.File,
+		Enabled: r.Enabled && r.Priority.AtLeast(c.p.opts.MinPriority), cond: ev, out: out}
+	c.p.all = append(c.p.all, cr)
+	if cr.Enabled {
+		c.p.rules = append(c.p.rules, cr)
+	}
+}
+
+func (c *compiler) errorf(pos condition.Pos, code string, format string, args ...any) {
+	c.errs++
+	c.pending = append(c.pending, c.set.Diag(rules.SeverityError, code, pos, c.item, fmt.Sprintf(format, args...)))
+}
+
+func (c *compiler) warnf(pos condition.Pos, code string, format string, args ...any) {
+	c.pending = append(c.pending, c.set.Diag(rules.SeverityWarning, code, pos, c.item, fmt.Sprintf(format, args...)))
+}
+
+func (c *compiler) node(n condition.Node) evaluator {
+	switch n := n.(type) {
+	case *condition.BinaryNode:
+		var kids []evaluator
+		for _, k := range n.Children {
+			e := c.node(k)
+			// Flatten nested chains of the same connective.
+			switch e := e.(type) {
+			case andEval:
+				if n.Op == condition.And {
+					kids = append(kids, e...)
+					continue
+				}
+			case orEval:
+				if n.Op == condition.Or {
+					kids = append(kids, e...)
+					continue
+				}
+			}
+			kids = append(kids, e)
+		}
+		if n.Op == condition.And {
+			return andEval(kids)
+		}
+		return orEval(kids)
+	case *condition.NotNode:
+		x := c.node(n.X)
+		if nn, ok := x.(notEval); ok {
+			return nn.x
+		}
+		return notEval{x}
+	case *condition.IdentNode:
+		c.errorf(n.Pos, "LOAD_ERR_VALIDATE", "undefined macro %q used in filter", n.Name)
+		return constEval(false)
+	case *condition.CheckNode:
+		return c.check(n)
+	case nil:
+		c.errorf(0, "LOAD_ERR_COMPILE_CONDITION", "empty condition")
+		return constEval(false)
+	}
+	c.errorf(n.Position(), "LOAD_ERR_COMPILE_CONDITION", "unexpected %T in condition", n)
+	return constEval(false)
+}
+
+// operand binds a field or transformer to a slot.
+func (c *compiler) operand(o condition.Operand) (int, bool) {
+	key := o.String()
+	if i, ok := c.p.byKey[key]; ok {
+		return i, true
+	}
+	var s slot
+	switch o := o.(type) {
+	case *condition.FieldNode:
+		def, ok := field.Lookup(o.Name)
+		if !ok {
+			c.unknown++
+			c.errorf(o.Pos, "LOAD_ERR_COMPILE_CONDITION", "unknown field %q", o.Name)
+			return 0, false
+		}
+		ext, err := def.Bind(o.Arg, o.HasArg, c.env)
+		if err != nil {
+			c.errorf(o.Pos, "LOAD_ERR_COMPILE_CONDITION", "%v", err)
+			return 0, false
+		}
+		s = slot{key: key, list: def.List, num: def.Type == field.Number, ext: ext, base: -1}
+	case *condition.TransformNode:
+		base, ok := c.operand(o.X)
+		if !ok {
+			return 0, false
+		}
+		b := c.p.slots[base]
+		s = slot{key: key, list: b.list, base: base, tf: o.Name}
+		switch o.Name {
+		case "len":
+			s.list, s.num = false, true
+		case "tolower", "toupper", "basename", "b64":
+			if b.num {
+				c.errorf(o.Pos, "LOAD_ERR_COMPILE_CONDITION", "transformer %s() does not apply to a numeric value", o.Name)
+				return 0, false
+			}
+		default:
+			c.errorf(o.Pos, "LOAD_ERR_COMPILE_CONDITION", "unknown transformer %q", o.Name)
+			return 0, false
+		}
+	default:
+		c.errorf(o.Position(), "LOAD_ERR_COMPILE_CONDITION", "unexpected operand %s", o)
+		return 0, false
+	}
+	c.p.slots = append(c.p.slots, s)
+	c.p.byKey[key] = len(c.p.slots) - 1
+	return len(c.p.slots) - 1, true
+}
+
+var cmpOps = map[string]cmpOp{
+	"=": opEq, "==": opEq, "!=": opNe, "<": opLt, "<=": opLe, ">": opGt, ">=": opGe,
+	"contains": opContains, "icontains": opIContains, "startswith": opStartsWith,
+	"endswith": opEndsWith, "glob": opGlob, "iglob": opIGlob,
+}
+
+func (c *compiler) check(n *condition.CheckNode) evaluator {
+	si, ok := c.operand(n.Left)
+	if !ok {
+		return constEval(false)
+	}
+	s := c.p.slots[si]
+	op := n.Op
+	if op == "exists" {
+		return existsEval{si}
+	}
+	if s.list && op != "in" && op != "intersects" {
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "'%s' operator not supported list filters (field %s accepts only exists, in, intersects)", op, s.key)
+		return constEval(false)
+	}
+	if mod := strings.Fields(op); len(mod) == 2 {
+		return c.modifier(n, si, mod[0], mod[1])
+	}
+	switch op {
+	case "bcontains", "bstartswith":
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "'%s' operator only applies to byte-buffer fields, and %s is a string", op, s.key)
+		return constEval(false)
+	case "in", "intersects", "pmatch":
+		return c.setCheck(n, si, s, op)
+	case "regex":
+		v, ok := n.Right.(*condition.ValueNode)
+		if !ok {
+			c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "'regex' needs a constant pattern")
+			return constEval(false)
+		}
+		re, err := regexp.Compile(`^(?:` + v.Text + `)$`)
+		if err != nil {
+			c.errorf(v.Pos, "LOAD_ERR_COMPILE_CONDITION", "invalid regular expression %q: %v", v.Text, err)
+			return constEval(false)
+		}
+		if simpler := regexSimpler(v.Text); simpler != "" {
+			c.warnf(v.Pos, "LOAD_COMPILE_CONDITION", "regex %q could use the simpler '%s' operator", v.Text, simpler)
+		}
+		return &regexEval{slot: si, re: re}
+	}
+	cop, known := cmpOps[op]
+	if !known {
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "unsupported operator %q", op)
+		return constEval(false)
+	}
+	switch r := n.Right.(type) {
+	case *condition.ValueNode:
+		ce, ok := c.constCmp(n, si, s, cop, op, r)
+		if !ok {
+			return constEval(false)
+		}
+		return ce
+	case *condition.FieldValueNode:
+		return c.fieldCmp(n, si, s, cop, r.X)
+	case condition.Operand:
+		return c.fieldCmp(n, si, s, cop, r)
+	}
+	c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' needs a single value", op)
+	return constEval(false)
+}
+
+func (c *compiler) constCmp(n *condition.CheckNode, si int, s slot, cop cmpOp, op string, r *condition.ValueNode) (*cmpEval, bool) {
+	ce := &cmpEval{slot: si, op: cop, val: []byte(r.Text)}
+	numeric := cop == opLt || cop == opLe || cop == opGt || cop == opGe
+	if numeric || s.num {
+		nv, ok := parseNum([]byte(r.Text))
+		if !ok {
+			if numeric || s.num {
+				c.errorf(r.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' needs a number, got %q", op, r.Text)
+				return nil, false
+			}
+		}
+		ce.nval = nv
+		ce.num = s.num
+	}
+	if s.num && cop != opEq && cop != opNe && !numeric {
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' does not apply to numeric %s", op, s.key)
+		return nil, false
+	}
+	if cop == opGlob || cop == opIGlob {
+		ce.glob = compileGlob(r.Text, cop == opIGlob)
+	}
+	if !r.Quoted {
+		if _, isField := field.Lookup(r.Text); isField {
+			c.warnf(r.Pos, "LOAD_COMPILE_CONDITION", "string %q may be a valid field misused as a const string value", r.Text)
+		}
+	}
+	return ce, true
+}
+
+func (c *compiler) fieldCmp(n *condition.CheckNode, si int, s slot, cop cmpOp, o condition.Operand) evaluator {
+	oi, ok := c.operand(o)
+	if !ok {
+		return constEval(false)
+	}
+	os := c.p.slots[oi]
+	if os.list != s.list || os.num != s.num {
+		c.errorf(o.Position(), "LOAD_ERR_COMPILE_CONDITION", "cannot compare %s with %s: both sides must have the same type", s.key, os.key)
+		return constEval(false)
+	}
+	return &fieldCmpEval{slot: si, other: oi, op: cop, num: s.num}
+}
+
+func (c *compiler) setCheck(n *condition.CheckNode, si int, s slot, op string) evaluator {
+	var items []string
+	switch r := n.Right.(type) {
+	case *condition.ListNode:
+		for _, it := range r.Items {
+			items = append(items, it.Text)
+		}
+	case *condition.ValueNode:
+		items = []string{r.Text}
+	default:
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' needs a list of values", op)
+		return constEval(false)
+	}
+	if s.num {
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' does not apply to numeric %s", op, s.key)
+		return constEval(false)
+	}
+	if op == "pmatch" {
+		pe := &pmatchEval{slot: si}
+		for _, it := range items {
+			pe.paths = append(pe.paths, compilePath(it))
+		}
+		return pe
+	}
+	if len(items) == 0 {
+		return constEval(false)
+	}
+	return &setEval{slot: si, set: newValueSet(items), list: s.list, intersects: op == "intersects"}
+}
+
+func (c *compiler) modifier(n *condition.CheckNode, si int, op, mode string) evaluator {
+	cop, ok := cmpOps[op]
+	if !ok || c.p.slots[si].list {
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "modifier '%s' does not apply to operator '%s'", mode, op)
+		return constEval(false)
+	}
+	l, ok := n.Right.(*condition.ListNode)
+	if !ok {
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "modifier '%s' needs a list of values", mode)
+		return constEval(false)
+	}
+	m := &modEval{slot: si, op: cop}
+	switch mode {
+	case "oneof":
+		m.mode = '1'
+	case "anyof":
+		m.mode = 'a'
+	case "allof":
+		m.mode = 'A'
+	default:
+		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "unknown modifier %q", mode)
+		return constEval(false)
+	}
+	s := c.p.slots[si]
+	for _, it := range l.Items {
+		ce, ok := c.constCmp(n, si, s, cop, op, it)
+		if !ok {
+			return constEval(false)
+		}
+		m.items = append(m.items, ce)
+	}
+	return m
+}
+
+// regexSimpler suggests a simpler operator for a pattern without
+// metacharacters.
+func regexSimpler(p string) string {
+	const meta = `\.+*?()|[]{}^$`
+	core := p
+	lead := strings.HasPrefix(core, ".*")
+	core = strings.TrimPrefix(core, ".*")
+	trail := strings.HasSuffix(core, ".*")
+	core = strings.TrimSuffix(core, ".*")
+	if core == "" || strings.ContainsAny(core, meta) {
+		return ""
+	}
+	switch {
+	case lead && trail:
+		return "contains"
+	case lead:
+		return "endswith"
+	case trail:
+		return "startswith"
+	}
+	return "="
+}

@@ -1,0 +1,29 @@
+package engine
+
+import (
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/audit"
+)
+
+// Eval evaluates ev against the enabled rules and returns the indices (into
+// Enabled()) of the rules that match, in rule order: all of them with
+// MatchAll, at most one with MatchFirst. The result is owned by st and valid
+// until st is used again. Eval has no side effects on p.
+func (p *Program) Eval(ev *audit.Event, st *State) []int {
+	st.reset(ev)
+	for i, r := range p.rules {
+		if r.cond.eval(st) {
+			st.matches = append(st.matches, i)
+			if p.opts.Matching == MatchFirst {
+				break
+			}
+		}
+	}
+	return st.matches
+}
+
+// Alert renders the alert of enabled rule i for the event last passed to
+// Eval with st.
+func (p *Program) Alert(st *State, i int) *alert.Alert {
+	return p.render(st, p.rules[i])
+}
