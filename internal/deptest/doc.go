@@ -1,0 +1,2 @@
+// Package deptest holds tests that enforce the dependency rules of STYLE.md.
+package deptest

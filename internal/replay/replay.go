@@ -1,0 +1,552 @@
+// Package replay evaluates recorded audit events (files, directories or
+// standard input) against a compiled Program and writes one alert per line.
+//
+// The pipeline uses every core while keeping alerts in input order. For
+// JSON-lines input (the API server's log format) a reader cuts the stream
+// into chunks at line boundaries and workers decode and evaluate chunks in
+// parallel; an ordered writer emits their results by chunk number. Other
+// input (a pretty-printed document, one big EventList or array) is decoded by
+// the reader itself, which hands batches of events to the workers. Either
+// way the number of chunks in flight is bounded, so memory stays flat
+// whatever the input size.
+package replay
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/audit"
+	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/rawjson"
+)
+
+// Format is the alert output format.
+type Format int
+
+// Output formats.
+const (
+	JSON Format = iota // Falco's JSON alert, one object per line
+	Text               // Falco's text line
+)
+
+// ParseFormat parses "json" or "text".
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "json":
+		return JSON, nil
+	case "text":
+		return Text, nil
+	}
+	return 0, fmt.Errorf("invalid output format %q: expected json or text", s)
+}
+
+// Options configure a replay.
+type Options struct {
+	Program  *engine.Program
+	Format   Format
+	Workers  int            // parallel workers; 0 = 1
+	Limits   audit.Limits   // per-event limits
+	Location *time.Location // zone for text times; nil = time.Local
+	Out      io.Writer      // alerts
+	// OnSkip is called, in input order, for each skipped item. It may be nil.
+	OnSkip func(*audit.Error)
+	// OnAlert, if set, receives every alert in order instead of it being
+	// formatted to Out.
+	OnAlert func(*alert.Alert)
+	// ChunkSize is the target size of a chunk of input; 0 = 256 KiB.
+	ChunkSize int
+}
+
+// Summary counts what a replay did.
+type Summary struct {
+	Inputs  int                    // inputs read
+	Bytes   int64                  // bytes of (decompressed) input
+	Events  int64                  // events evaluated
+	Alerts  int64                  // alerts written
+	Skipped map[audit.Reason]int64 // items skipped, by reason
+}
+
+// SkippedTotal returns the number of skipped items.
+func (s *Summary) SkippedTotal() int64 {
+	var n int64
+	for _, v := range s.Skipped {
+		n += v
+	}
+	return n
+}
+
+// chunk is a unit of work: raw JSON-lines input, or pre-decoded events.
+type chunk struct {
+	seq                int64
+	input              string
+	data               []byte // JSON-lines text, or concatenated raw events
+	events             []span // when decoded: each event's bytes in data and its offset
+	decoded            bool   // data holds events found by the reader's decoder
+	base               int64  // input offset of data[0] (JSON-lines mode)
+	line               int    // lines before data[0] (JSON-lines mode)
+	out                []byte // formatted alerts
+	skips              []*audit.Error
+	alerts             []*alert.Alert // when OnAlert is set
+	events64, alerts64 int64
+}
+
+type span struct {
+	start, end int
+	offset     int64
+}
+
+// Run replays inputs ("-" is standard input; a directory means its regular
+// files, oldest first) and returns the summary. It stops early when ctx is
+// cancelled. A missing or unreadable input is an error, after the inputs
+// before it have been replayed.
+func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
+	if opt.Workers <= 0 {
+		opt.Workers = 1
+	}
+	if opt.ChunkSize <= 0 {
+		opt.ChunkSize = 256 << 10
+	}
+	if opt.Location == nil {
+		opt.Location = time.Local
+	}
+	sum := Summary{Skipped: map[audit.Reason]int64{}}
+	paths, err := expand(inputs)
+	if err != nil {
+		return sum, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	inflight := 4 * opt.Workers
+	work := make(chan *chunk, inflight)
+	done := make(chan *chunk, inflight)
+	free := make(chan *chunk, inflight+opt.Workers+2)
+	for i := 0; i < cap(free); i++ {
+		free <- &chunk{}
+	}
+
+	var wg sync.WaitGroup
+	for i := 0; i < opt.Workers; i++ {
+		wg.Go(func() {
+			w := newWorker(opt)
+			for c := range work {
+				w.process(c)
+				done <- c
+			}
+		})
+	}
+
+	// The writer emits chunks in sequence order.
+	var werr error
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		bw := bufio.NewWriterSize(opt.Out, 256<<10)
+		pending := map[int64]*chunk{}
+		next := int64(0)
+		for c := range done {
+			pending[c.seq] = c
+			for {
+				c, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				for _, e := range c.skips {
+					sum.Skipped[e.Reason]++
+					if opt.OnSkip != nil {
+						opt.OnSkip(e)
+					}
+				}
+				for _, a := range c.alerts {
+					opt.OnAlert(a)
+				}
+				sum.Events += c.events64
+				sum.Alerts += c.alerts64
+				if werr == nil && len(c.out) > 0 {
+					if _, err := bw.Write(c.out); err != nil {
+						werr = fmt.Errorf("write alerts: %w", err)
+						cancel()
+					}
+				}
+				free <- c
+			}
+		}
+		if werr == nil {
+			if err := bw.Flush(); err != nil {
+				werr = fmt.Errorf("write alerts: %w", err)
+			}
+		}
+	}()
+
+	r := &reader{opt: opt, work: work, free: free, ctx: ctx}
+	var rerr error
+	for _, p := range paths {
+		n, err := r.input(p)
+		sum.Bytes += n
+		sum.Inputs++
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(done)
+	<-writerDone
+	if rerr == nil {
+		rerr = werr
+	}
+	if rerr == nil && ctx.Err() != nil {
+		rerr = ctx.Err()
+	}
+	return sum, rerr
+}
+
+// expand resolves directories into their regular files, oldest first (by
+// modification time, then name), as Falco's plugin reads a directory.
+func expand(inputs []string) ([]string, error) {
+	var out []string
+	for _, in := range inputs {
+		if in == "-" {
+			out = append(out, in)
+			continue
+		}
+		st, err := os.Stat(in)
+		if err != nil {
+			return nil, fmt.Errorf("open input: %w", err)
+		}
+		if !st.IsDir() {
+			out = append(out, in)
+			continue
+		}
+		ents, err := os.ReadDir(in)
+		if err != nil {
+			return nil, fmt.Errorf("read input directory: %w", err)
+		}
+		type f struct {
+			path string
+			mod  time.Time
+		}
+		var files []f
+		for _, e := range ents {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				return nil, fmt.Errorf("read input directory: %w", err)
+			}
+			files = append(files, f{filepath.Join(in, e.Name()), info.ModTime()})
+		}
+		sort.SliceStable(files, func(i, j int) bool {
+			if !files[i].mod.Equal(files[j].mod) {
+				return files[i].mod.Before(files[j].mod)
+			}
+			return files[i].path < files[j].path
+		})
+		for _, f := range files {
+			out = append(out, f.path)
+		}
+	}
+	return out, nil
+}
+
+// reader cuts inputs into chunks.
+type reader struct {
+	opt  Options
+	work chan<- *chunk
+	free chan *chunk
+	ctx  context.Context
+	seq  int64
+}
+
+func (r *reader) get() (*chunk, bool) {
+	select {
+	case c := <-r.free:
+		c.data = c.data[:0]
+		c.events = c.events[:0]
+		c.out = c.out[:0]
+		c.skips = nil
+		c.alerts = nil
+		c.decoded = false
+		c.events64, c.alerts64 = 0, 0
+		c.seq = r.seq
+		r.seq++
+		return c, true
+	case <-r.ctx.Done():
+		return nil, false
+	}
+}
+
+func (r *reader) send(c *chunk) bool {
+	select {
+	case r.work <- c:
+		return true
+	case <-r.ctx.Done():
+		return false
+	}
+}
+
+// input replays one input and returns the bytes it read.
+func (r *reader) input(path string) (int64, error) {
+	var f io.Reader
+	name := path
+	if path == "-" {
+		f = os.Stdin
+		name = "stdin"
+	} else {
+		fh, err := os.Open(path)
+		if err != nil {
+			return 0, fmt.Errorf("open input: %w", err)
+		}
+		defer fh.Close()
+		f = fh
+	}
+	br := bufio.NewReaderSize(f, 256<<10)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return 0, fmt.Errorf("open gzip input %s: %w", name, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 256<<10)
+	}
+	if r.isJSONLines(br) {
+		return r.lines(br, name)
+	}
+	return r.document(br, name)
+}
+
+// isJSONLines reports whether the first non-empty line of the input is one
+// complete JSON value: the API server's log format, which can be cut at any
+// newline.
+func (r *reader) isJSONLines(br *bufio.Reader) bool {
+	peek, _ := br.Peek(br.Size())
+	i := 0
+	for i < len(peek) && (peek[i] == ' ' || peek[i] == '\t' || peek[i] == '\r' || peek[i] == '\n') {
+		i++
+	}
+	rest := peek[i:]
+	nl := slices.Index(rest, '\n')
+	if nl < 0 {
+		// One line fills the peek window or the whole input is one line:
+		// either way a document reader handles it.
+		return false
+	}
+	return rawjson.Valid(rest[:nl], r.opt.Limits.MaxDepth) == nil
+}
+
+// lines cuts JSON-lines input at newlines into chunks.
+func (r *reader) lines(br *bufio.Reader, name string) (int64, error) {
+	var total int64
+	var line int
+	var carry []byte
+	for {
+		c, ok := r.get()
+		if !ok {
+			return total, r.ctx.Err()
+		}
+		c.input = name
+		c.base = total
+		c.line = line
+		c.data = append(c.data, carry...)
+		carry = carry[:0]
+		if cap(c.data) < r.opt.ChunkSize {
+			c.data = slices.Grow(c.data, r.opt.ChunkSize)
+		}
+		// Fill to ChunkSize, then cut after the last newline.
+		var rerr error
+		for len(c.data) < r.opt.ChunkSize && rerr == nil {
+			n, err := br.Read(c.data[len(c.data):cap(c.data)])
+			c.data = c.data[:len(c.data)+n]
+			rerr = err
+		}
+		if rerr == nil {
+			if cut := lastNewline(c.data); cut >= 0 {
+				carry = append(carry, c.data[cut+1:]...)
+				c.data = c.data[:cut+1]
+			} else {
+				// A line longer than the chunk: keep reading until its end
+				// (bounded by the event size limit, beyond which the decoder
+				// reports it as too large).
+				for rerr == nil {
+					b, err := br.ReadSlice('\n')
+					c.data = append(c.data, b...)
+					rerr = err
+					if errors.Is(err, bufio.ErrBufferFull) {
+						rerr = nil
+						continue
+					}
+					if err == nil {
+						break
+					}
+				}
+			}
+		}
+		total += int64(len(c.data))
+		line += countNewlines(c.data)
+		if len(c.data) > 0 {
+			if !r.send(c) {
+				return total, r.ctx.Err()
+			}
+		} else {
+			r.free <- c
+			r.seq--
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, fmt.Errorf("read %s: %w", name, rerr)
+		}
+	}
+}
+
+func lastNewline(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func countNewlines(b []byte) int {
+	n := 0
+	for {
+		i := slices.Index(b, '\n')
+		if i < 0 {
+			return n
+		}
+		n++
+		b = b[i+1:]
+	}
+}
+
+// document decodes non-line input in the reader and ships batches of events.
+func (r *reader) document(br *bufio.Reader, name string) (int64, error) {
+	cr := &countingReader{r: br}
+	d, err := audit.NewDecoder(cr, audit.Options{Name: name, Limits: r.opt.Limits})
+	if err != nil {
+		return 0, err
+	}
+	var ev audit.Event
+	c, ok := r.get()
+	if !ok {
+		return 0, r.ctx.Err()
+	}
+	c.input, c.decoded = name, true
+	for {
+		err := d.Next(&ev)
+		var de *audit.Error
+		switch {
+		case err == io.EOF:
+			if !r.send(c) {
+				return cr.n, r.ctx.Err()
+			}
+			return cr.n, nil
+		case errors.As(err, &de):
+			c.skips = append(c.skips, de)
+			continue
+		case err != nil:
+			r.send(c)
+			return cr.n, err
+		}
+		start := len(c.data)
+		c.data = append(c.data, ev.Raw...)
+		c.events = append(c.events, span{start: start, end: len(c.data), offset: ev.Offset})
+		if len(c.data) >= r.opt.ChunkSize {
+			if !r.send(c) {
+				return cr.n, r.ctx.Err()
+			}
+			if c, ok = r.get(); !ok {
+				return cr.n, r.ctx.Err()
+			}
+			c.input, c.decoded = name, true
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// worker decodes and evaluates chunks. Each worker owns its engine State.
+type worker struct {
+	opt Options
+	st  *engine.State
+	ev  audit.Event
+}
+
+func newWorker(opt Options) *worker {
+	return &worker{opt: opt, st: opt.Program.NewState()}
+}
+
+func (w *worker) process(c *chunk) {
+	if c.decoded {
+		for _, s := range c.events {
+			if err := audit.Parse(&w.ev, c.data[s.start:s.end], w.opt.Limits.MaxDepth); err != nil {
+				continue // already validated by the reader's decoder
+			}
+			w.ev.Offset, w.ev.Input = s.offset, c.input
+			w.eval(c)
+		}
+		return
+	}
+	d := audit.NewBytesDecoder(c.data, audit.Options{Name: c.input, Limits: w.opt.Limits, BaseOffset: c.base, BaseLine: c.line})
+	for {
+		err := d.Next(&w.ev)
+		if err == io.EOF {
+			return
+		}
+		var de *audit.Error
+		if errors.As(err, &de) {
+			c.skips = append(c.skips, de)
+			continue
+		}
+		if err != nil {
+			return
+		}
+		w.eval(c)
+	}
+}
+
+func (w *worker) eval(c *chunk) {
+	p := w.opt.Program
+	c.events64++
+	for _, i := range p.Eval(&w.ev, w.st) {
+		a := p.Alert(w.st, i)
+		c.alerts64++
+		if w.opt.OnAlert != nil {
+			c.alerts = append(c.alerts, a)
+			continue
+		}
+		switch w.opt.Format {
+		case Text:
+			c.out = alert.AppendText(c.out, a, w.opt.Location)
+		default:
+			c.out = alert.AppendJSON(c.out, a, w.opt.Location)
+		}
+		c.out = append(c.out, '\n')
+	}
+}

@@ -1,0 +1,148 @@
+package replay
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/audit"
+	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/field"
+	"github.com/vigilsec/vigil/internal/rules"
+)
+
+const testRules = `
+- rule: any delete
+  desc: d
+  condition: ka.verb = delete
+  output: delete %ka.target.resource/%ka.target.name by %ka.user.name (%ka.auditid)
+  priority: WARNING
+  source: k8s_audit
+- rule: any create
+  desc: d
+  condition: ka.verb = create
+  output: create %ka.target.resource/%ka.target.name by %ka.user.name (%ka.auditid)
+  priority: NOTICE
+  source: k8s_audit
+`
+
+func program(t testing.TB) *engine.Program {
+	t.Helper()
+	opts := engine.DefaultOptions()
+	opts.Env = field.Env{Hostname: "h", Location: time.UTC}
+	p, diags := engine.Load([]rules.Source{{Name: "r.yaml", Data: []byte(testRules)}}, rules.Options{}, opts)
+	if rules.HasErrors(diags) {
+		t.Fatal(diags)
+	}
+	return p
+}
+
+func captured(t testing.TB) []byte {
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "reference", "captured", "audit-log.jsonl"))
+	if err != nil {
+		t.Skip("captured audit log not found")
+	}
+	return data
+}
+
+func replayBytes(t *testing.T, data []byte, workers, chunk int) (string, Summary, []string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	var skips []string
+	sum, err := Run(context.Background(), []string{path}, Options{Program: program(t), Format: Text, Workers: workers,
+		Location: time.UTC, Out: &out, ChunkSize: chunk, OnSkip: func(e *audit.Error) {
+			skips = append(skips, e.Error())
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), sum, skips
+}
+
+// TestOrderAcrossWorkers checks that alerts come out in input order whatever
+// the number of workers and the chunk size, and that every event is counted.
+func TestOrderAcrossWorkers(t *testing.T) {
+	data := bytes.Repeat(captured(t), 4)
+	want, wsum, _ := replayBytes(t, data, 1, 0)
+	if wsum.Events != 4*1306 || wsum.Alerts == 0 {
+		t.Fatalf("events %d alerts %d", wsum.Events, wsum.Alerts)
+	}
+	for _, tc := range []struct{ workers, chunk int }{{2, 0}, {4, 4096}, {3, 1000}, {8, 100}} {
+		got, sum, _ := replayBytes(t, data, tc.workers, tc.chunk)
+		if got != want || sum.Events != wsum.Events || sum.Alerts != wsum.Alerts {
+			t.Errorf("workers=%d chunk=%d: output differs (events %d alerts %d)", tc.workers, tc.chunk, sum.Events, sum.Alerts)
+		}
+	}
+}
+
+// TestFormats checks that the same events give the same alerts as JSON
+// lines, one EventList document, a pretty-printed array and gzip.
+func TestFormats(t *testing.T) {
+	lines := captured(t)
+	want, _, _ := replayBytes(t, lines, 2, 0)
+	items := strings.Join(strings.Split(strings.TrimSpace(string(lines)), "\n"), ",\n  ")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(lines)
+	zw.Close()
+	for name, data := range map[string][]byte{
+		"eventlist": []byte(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[` + items + `]}`),
+		"array":     []byte("[\n  " + items + "\n]\n"),
+		"gzip":      gz.Bytes(),
+	} {
+		got, sum, skips := replayBytes(t, data, 2, 8192)
+		if got != want || sum.Events != 1306 || len(skips) != 0 {
+			t.Errorf("%s: output differs (events %d, skips %q)", name, sum.Events, skips)
+		}
+	}
+}
+
+// TestSkippedKeepsPositions checks that bad lines are reported with their
+// line number in the whole input even when they fall in a later chunk.
+func TestSkippedKeepsPositions(t *testing.T) {
+	lines := strings.Split(strings.TrimSpace(string(captured(t))), "\n")
+	lines[999] = `{"kind":"Event", broken`
+	lines[1200] = `{"kind":"Nope"}`
+	got, sum, skips := replayBytes(t, []byte(strings.Join(lines, "\n")+"\n"), 2, 4096)
+	if sum.Events != 1304 || sum.SkippedTotal() != 2 || got == "" {
+		t.Fatalf("events %d skipped %d", sum.Events, sum.SkippedTotal())
+	}
+	if !strings.Contains(skips[0], ":1000 (byte ") || !strings.Contains(skips[0], "malformed_json") ||
+		!strings.Contains(skips[1], ":1201 (byte ") || !strings.Contains(skips[1], "not_audit_event") {
+		t.Errorf("skips = %q", skips)
+	}
+}
+
+func TestMissingInput(t *testing.T) {
+	_, err := Run(context.Background(), []string{"/nonexistent/x"}, Options{Program: program(t), Out: &bytes.Buffer{}})
+	if err == nil || !strings.Contains(err.Error(), "open input") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDirectoryOldestFirst(t *testing.T) {
+	dir := t.TempDir()
+	ev := func(id, verb string) string {
+		return `{"kind":"Event","auditID":"` + id + `","verb":"` + verb + `","stageTimestamp":"2026-11-22T10:00:00Z"}` + "\n"
+	}
+	os.WriteFile(filepath.Join(dir, "a"), []byte(ev("new", "delete")), 0o644)
+	os.WriteFile(filepath.Join(dir, "b"), []byte(ev("old", "create")), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(filepath.Join(dir, "b"), old, old)
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), []string{dir}, Options{Program: program(t), Format: Text, Location: time.UTC, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if o := out.String(); strings.Index(o, "(old)") > strings.Index(o, "(new)") {
+		t.Errorf("not oldest first:\n%s", o)
+	}
+}
