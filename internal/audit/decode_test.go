@@ -174,3 +174,40 @@ func TestCaptured(t *testing.T) {
 		t.Fatalf("batches %d (%d unique), log %d (%d unique), want 1306", nb, len(sb), nl, len(sl))
 	}
 }
+
+func TestParseTime(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64 // Unix ns; -1 = rejected
+	}{
+		{"2026-11-22T11:23:09.448288Z", 1795346589448288000},
+		{"2026-11-22T11:23:09Z", 1795346589000000000},
+		{"2026-11-22T12:23:09.5+01:00", 1795346589500000000},
+		{"2026-11-22T10:23:09-01:00", 1795346589000000000},
+		{"2026-11-22 11:23:09Z", -1},
+		{"2026-02-31T00:00:00Z", -1},
+		{"2026-11-22T11:23:60Z", -1},
+		{"2026-11-22T11:23:09", -1},
+		{"2026-11-22T11:23:09.Z", -1},
+		{"2026-11-22T11:23:09+0100", -1},
+	}
+	for _, tc := range tests {
+		got, ok := ParseTime([]byte(tc.in))
+		if !ok {
+			got = -1
+		}
+		if got != tc.want {
+			t.Errorf("ParseTime(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestDuplicateMemberKeepsFirst(t *testing.T) {
+	var ev Event
+	if err := Parse(&ev, []byte(`{"verb":"get","verb":"delete","stageTimestamp":"2026-11-22T11:23:09Z"}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	if v := string(ev.Top(KeyVerb)); v != `"get"` {
+		t.Errorf("verb = %s, want the first one", v)
+	}
+}

@@ -107,6 +107,9 @@ func (x indexer) Member(key, val []byte) {
 	if !ok {
 		return
 	}
+	if x.ev.top[k].end != 0 {
+		return // duplicate member: keep the first, as Falco's plugin does
+	}
 	raw := x.ev.Raw
 	start := cap(raw) - cap(val)
 	x.ev.top[k] = span{uint32(start), uint32(start + len(val))}
@@ -244,6 +247,9 @@ func ParseTime(b []byte) (int64, bool) {
 		return 0, false
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day || t.Second() != sec {
+		return 0, false // impossible date such as February 31, or a leap second
+	}
 	return t.UnixNano() - int64(offset)*int64(time.Second), true
 }
 

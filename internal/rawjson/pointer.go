@@ -1,7 +1,6 @@
 package rawjson
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -38,11 +37,10 @@ func (p Pointer) Lookup(v []byte) ([]byte, bool) {
 				return nil, false
 			}
 		case Array:
-			n, err := strconv.Atoi(tok)
-			if err != nil || n < 0 || (len(tok) > 1 && tok[0] == '0') {
+			n, ok := arrayIndex(tok)
+			if !ok {
 				return nil, false
 			}
-			var ok bool
 			if v, ok = Index(v, n); !ok {
 				return nil, false
 			}
@@ -51,4 +49,20 @@ func (p Pointer) Lookup(v []byte) ([]byte, bool) {
 		}
 	}
 	return v, true
+}
+
+// arrayIndex parses an RFC 6901 array index: "0", or decimal digits without
+// a leading zero or sign.
+func arrayIndex(tok string) (int, bool) {
+	if tok == "" || len(tok) > 9 || (len(tok) > 1 && tok[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < '0' || tok[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(tok[i]-'0')
+	}
+	return n, true
 }
