@@ -1,0 +1,83 @@
+// Command vigil detects threats in Kubernetes audit events with
+// Falco-compatible rules.
+//
+// Usage:
+//
+//	vigil replay [flags] [INPUT...]   evaluate recorded events, print alerts
+//	vigil rules check FILE...         load and compile rules, print every problem
+//	vigil bench [flags]               measure events/s and allocations per event
+//	vigil corpus [flags]              write a realistic synthetic audit log
+//	vigil fields [--markdown]         list the fields rules can use
+//	vigil version                     print the version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set by the build (-ldflags "-X main.version=...").
+var version = "dev"
+
+const usage = `usage: vigil <command> [flags] [args]
+
+commands:
+  replay       evaluate recorded audit events against rules and print alerts
+  rules check  load and compile rules files and print every problem
+  bench        measure replay throughput (events/s, allocs/event) on a corpus
+  corpus       write a deterministic, realistic synthetic audit log
+  fields       list the fields available to rules
+  version      print the version
+
+Run 'vigil <command> -h' for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK      = 0 // success
+	exitError   = 1 // invalid rules, unreadable input, or another failure
+	exitUsage   = 2 // bad command line
+	exitSkipped = 3 // replay finished, but some input items were skipped
+)
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "replay":
+		return cmdReplay(ctx, args[1:], stdout, stderr)
+	case "rules":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprintln(stderr, "usage: vigil rules check FILE...")
+			return exitUsage
+		}
+		return cmdRulesCheck(args[2:], stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "corpus":
+		return cmdCorpus(args[1:], stdout, stderr)
+	case "fields":
+		return cmdFields(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "vigil", version)
+		return exitOK
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "vigil: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
