@@ -23,6 +23,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	seed := fs.Int64("seed", 1, "corpus seed")
 	corpusFile := fs.String("corpus", "", "replay this JSON-lines `FILE` instead of a generated corpus")
 	format := fs.String("output-format", "json", "alert format to render (then discarded): json or text")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay to `FILE` (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vigil bench [flags]\n\nReplays a corpus (decode, evaluate, format alerts; alerts are discarded) and\nreports events/s, allocations per event and peak RSS. Set GOMAXPROCS=1 and\n-workers 1 for the single-core figure. Use -rules k8s_audit_rules.yaml for\nFalco's upstream rules.\n\nflags:")
 		fs.PrintDefaults()
@@ -45,7 +46,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitError
 	}
 	res, err := bench.Run(ctx, bench.Options{Program: prog, Corpus: *corpusFile, Events: *events, Seed: *seed,
-		Workers: ef.workers, Format: f, Limits: ef.limits()})
+		Workers: ef.workers, Format: f, Limits: ef.limits(), CPUProfile: *cpuProfile})
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil bench: %v\n", err)
 		return exitError

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -23,14 +24,15 @@ import (
 
 // Options configure a measurement.
 type Options struct {
-	Program *engine.Program
-	Corpus  string        // JSON-lines file to replay; "" generates one
-	Events  int           // events to generate when Corpus is ""
-	Seed    int64         // corpus seed
-	Workers int           // replay workers
-	Format  replay.Format // alert format (alerts are formatted, then discarded)
-	Limits  audit.Limits  // event limits
-	TempDir string        // where a generated corpus goes; "" = os.TempDir()
+	Program    *engine.Program
+	Corpus     string        // JSON-lines file to replay; "" generates one
+	Events     int           // events to generate when Corpus is ""
+	Seed       int64         // corpus seed
+	Workers    int           // replay workers
+	Format     replay.Format // alert format (alerts are formatted, then discarded)
+	Limits     audit.Limits  // event limits
+	TempDir    string        // where a generated corpus goes; "" = os.TempDir()
+	CPUProfile string        // if set, write a CPU profile of the replay there
 }
 
 // Result is one measurement.
@@ -110,6 +112,17 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if f, err := os.Open(path); err == nil {
 		io.Copy(io.Discard, f)
 		f.Close()
+	}
+	if opt.CPUProfile != "" {
+		f, err := os.Create(opt.CPUProfile)
+		if err != nil {
+			return Result{}, fmt.Errorf("create CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return Result{}, fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	runtime.GC()
 	var before, after runtime.MemStats

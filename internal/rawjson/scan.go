@@ -9,6 +9,7 @@
 package rawjson
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -168,10 +169,30 @@ func (s *scanner) lit(i int, word string) (int, error) {
 	return i + len(word), nil
 }
 
+// SWAR constants: a word with 0x01 / 0x80 in every byte.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainWord reports whether none of the 8 bytes of w is '"', '\\' or a
+// control character, so that a string scan can skip all of them at once.
+func plainWord(w uint64) bool {
+	quote := w ^ (lsb * '"')
+	bslash := w ^ (lsb * '\\')
+	// A byte is zero in x exactly when (x - 0x01) & ^x & 0x80 is set for it;
+	// bytes below 0x20 are found the same way with w - 0x20.
+	special := ((quote - lsb) &^ quote) | ((bslash - lsb) &^ bslash) | ((w - lsb*0x20) &^ w)
+	return special&msb == 0
+}
+
 func (s *scanner) str(i int) (int, error) {
 	d := s.data
 	i++ // opening quote
 	for {
+		for i+8 <= len(d) && plainWord(binary.LittleEndian.Uint64(d[i:])) {
+			i += 8
+		}
 		for i < len(d) && strPlain[d[i]] {
 			i++
 		}

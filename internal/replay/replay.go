@@ -13,6 +13,7 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -340,7 +341,7 @@ func (r *reader) isJSONLines(br *bufio.Reader) bool {
 		i++
 	}
 	rest := peek[i:]
-	nl := slices.Index(rest, '\n')
+	nl := bytes.IndexByte(rest, '\n')
 	if nl < 0 {
 		// One line fills the peek window or the whole input is one line:
 		// either way a document reader handles it.
@@ -415,26 +416,9 @@ func (r *reader) lines(br *bufio.Reader, name string) (int64, error) {
 	}
 }
 
-func lastNewline(b []byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == '\n' {
-			return i
-		}
-	}
-	return -1
-}
+func lastNewline(b []byte) int { return bytes.LastIndexByte(b, '\n') }
 
-func countNewlines(b []byte) int {
-	n := 0
-	for {
-		i := slices.Index(b, '\n')
-		if i < 0 {
-			return n
-		}
-		n++
-		b = b[i+1:]
-	}
-}
+func countNewlines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
 
 // document decodes non-line input in the reader and ships batches of events.
 func (r *reader) document(br *bufio.Reader, name string) (int64, error) {
