@@ -47,6 +47,10 @@ type Options struct {
 	Matching     Matching       // all (default) or first
 	MinPriority  alert.Priority // rules less severe than this are not enabled; zero value = PriorityEmergency, so callers set it (Default sets Debug)
 	AppendFields []string       // extra fields added to every alert's output_fields, like Falco's append_output
+	// NoIndex disables the rule index (see index.go), so that every enabled
+	// rule is evaluated for every event. Results are identical; it exists
+	// for tests and diagnosis.
+	NoIndex bool
 }
 
 // DefaultOptions returns options that enable every rule and match all.
@@ -77,6 +81,9 @@ type Program struct {
 	byKey  map[string]int
 	opts   Options
 	append []outRef // AppendFields, bound
+
+	index []ruleIndex // fields that narrow the candidate rules per event
+	all1  []uint64    // bitset with every enabled rule set
 }
 
 // Rules returns every compiled rule in rule order, enabled or not.
@@ -115,9 +122,17 @@ func Compile(set *rules.Set, opts Options) (*Program, []rules.Diagnostic) {
 	env := opts.Env
 	c := &compiler{p: &Program{byKey: map[string]int{}, opts: opts}, set: set, env: &env}
 	c.p.opts.Env = env
+	var cons []constraints
 	for _, r := range set.Rules {
-		c.rule(r)
+		if cr := c.rule(r); cr != nil && cr.Enabled {
+			if opts.NoIndex {
+				cons = append(cons, nil)
+			} else {
+				cons = append(cons, c.necessary(r.Condition))
+			}
+		}
 	}
+	c.p.buildIndex(cons)
 	for _, name := range opts.AppendFields {
 		ref, err := c.outputField(name)
 		if err != nil {
@@ -130,7 +145,7 @@ func Compile(set *rules.Set, opts Options) (*Program, []rules.Diagnostic) {
 	return c.p, c.diags
 }
 
-func (c *compiler) rule(r *rules.Rule) {
+func (c *compiler) rule(r *rules.Rule) *Rule {
 	c.item = fmt.Sprintf("rule %q", r.Name)
 	c.errs, c.unknown, c.pending = 0, 0, nil
 	ev := c.node(r.Condition)
@@ -139,10 +154,10 @@ func (c *compiler) rule(r *rules.Rule) {
 		if r.SkipIfUnknownFilter && c.errs == c.unknown {
 			c.diags = append(c.diags, c.set.Diag(rules.SeverityWarning, "LOAD_UNKNOWN_FILTER", r.Pos, c.item,
 				"unknown field or event-type in condition or output; the rule is skipped (skip-if-unknown-filter)"))
-			return
+			return nil
 		}
 		c.diags = append(c.diags, c.pending...)
-		return
+		return nil
 	}
 	c.diags = append(c.diags, c.pending...)
 	cr := &Rule{Name: r.Name, Desc: r.Desc, Priority: r.Priority, Source: r.Source, Tags: r.Tags, File: r.File,
@@ -151,6 +166,7 @@ func (c *compiler) rule(r *rules.Rule) {
 	if cr.Enabled {
 		c.p.rules = append(c.p.rules, cr)
 	}
+	return cr
 }
 
 func (c *compiler) errorf(pos condition.Pos, code string, format string, args ...any) {

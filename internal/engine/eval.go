@@ -20,6 +20,7 @@ type State struct {
 	ok      []bool         // per slot: whether the field has a value
 	vals    []field.Values // per slot: the values
 	matches []int          // indices into Program.rules of the rules that matched
+	cand    []uint64       // candidate rules for the current event (bitset)
 }
 
 // NewState returns a State for p.

@@ -11,8 +11,9 @@ import (
 // until st is used again. Eval has no side effects on p.
 func (p *Program) Eval(ev *audit.Event, st *State) []int {
 	st.reset(ev)
-	for i, r := range p.rules {
-		if r.cond.eval(st) {
+	cand := p.candidates(st)
+	for i := nextRule(cand, 0); i >= 0; i = nextRule(cand, i+1) {
+		if p.rules[i].cond.eval(st) {
 			st.matches = append(st.matches, i)
 			if p.opts.Matching == MatchFirst {
 				break
