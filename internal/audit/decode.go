@@ -264,25 +264,33 @@ func (d *Decoder) endErr() error {
 
 // readValue returns the complete, validated value at d.pos without consuming
 // it. limit bounds its size. For an object, v (if non-nil) sees its members.
+//
+// Only the first limit bytes of the input are ever scanned for the value, so
+// the outcome (value, syntax error or too large) does not depend on how much
+// input happens to be buffered.
 func (d *Decoder) readValue(limit int, v rawjson.Visitor, ev *Event) (val []byte, err error) {
 	for {
 		data := d.buf[d.pos:d.end]
+		window := data[:min(len(data), limit)]
+		more := len(window) < len(data) || (!d.eof && d.rerr == nil)
 		if ev != nil {
 			ev.Raw = data
 			ev.top = [numKeys]span{}
 		}
-		n, serr := rawjson.Scan(data, d.lim.MaxDepth, v)
-		if serr == nil {
-			if n > limit {
-				return nil, errTooLarge
-			}
+		n, serr := rawjson.Scan(window, d.lim.MaxDepth, v)
+		if serr == nil && n == len(window) && more && rawjson.KindOf(window) == rawjson.Number {
+			// A number that reaches the end of what was scanned may go on.
+			serr = rawjson.ErrUnexpectedEnd
+		}
+		switch {
+		case serr == nil:
 			return data[:n], nil
-		}
-		if !errors.Is(serr, rawjson.ErrUnexpectedEnd) || d.eof || d.rerr != nil {
+		case !errors.Is(serr, rawjson.ErrUnexpectedEnd):
 			return nil, serr
-		}
-		if d.end-d.pos > limit {
+		case len(window) >= limit:
 			return nil, errTooLarge
+		case !more:
+			return nil, serr
 		}
 		d.fill()
 	}
