@@ -15,6 +15,6 @@ func Load(srcs []rules.Source, ropts rules.Options, opts Options) (*Program, []r
 		p, cdiags = Compile(set, opts)
 		diags = append(diags, cdiags...)
 	}
-	rules.Sort(diags)
+	diags = rules.Sort(diags)
 	return p, diags
 }
