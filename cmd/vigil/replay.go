@@ -79,7 +79,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "usage: vigil replay [flags] [INPUT...]\n\nEvaluates audit events from files, directories (their files, oldest first) or\n'-' (standard input; the default) and prints one alert per line on stdout.\nInput may be JSON lines, an Event, an EventList or an array, gzipped or not.\nA summary goes to stderr. Exit status: 0 ok, 1 error, 2 usage, 3 some items\nwere skipped.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	inputs, err := parseInterspersed(fs, args)
+	if err != nil {
 		return exitUsage
 	}
 	opts, err := ef.options()
@@ -96,7 +97,6 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return exitError
 	}
-	inputs := fs.Args()
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}

@@ -67,14 +67,15 @@ func cmdRulesCheck(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vigil rules check FILE...\n\nLoads and compiles the files in order, as replay and serve would, and prints\nevery error and warning with file:line:col. Exit status 0 if the rules are\nvalid (warnings allowed), 1 otherwise.")
 	}
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return exitUsage
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		fs.Usage()
 		return exitUsage
 	}
-	srcs, err := readSources(fs.Args())
+	srcs, err := readSources(files)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil: %v\n", err)
 		return exitError
@@ -95,4 +96,25 @@ func cmdRulesCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "ok: %d rules (%d enabled), %d warning(s)\n", len(p.Rules()), len(p.Enabled()), warns)
 	return exitOK
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// positional arguments ("vigil replay a.log --output-format text"), and
+// returns the positional arguments. After "--" everything is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
