@@ -1,0 +1,109 @@
+package ruleset_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/corpus"
+	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/field"
+	"github.com/vigilsec/vigil/internal/replay"
+	"github.com/vigilsec/vigil/internal/rules"
+	"github.com/vigilsec/vigil/internal/ruleset"
+)
+
+func program(t *testing.T) *engine.Program {
+	t.Helper()
+	opts := engine.DefaultOptions()
+	opts.Env = field.Env{Hostname: "h", Location: time.UTC}
+	p, diags := engine.Load([]rules.Source{ruleset.Default()}, rules.Options{}, opts)
+	if len(diags) != 0 {
+		for _, d := range diags {
+			t.Error(d.Display())
+		}
+		t.FailNow()
+	}
+	return p
+}
+
+func alertsFor(t *testing.T, p *engine.Program, path string) []*alert.Alert {
+	t.Helper()
+	var got []*alert.Alert
+	_, err := replay.Run(context.Background(), []string{path}, replay.Options{Program: p, Out: &bytes.Buffer{},
+		OnAlert: func(a *alert.Alert) { got = append(got, a) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestCapturedScenario replays the real kube-apiserver v1.33 capture: the
+// built-in rules must raise exactly the scenario's risky steps, and nothing
+// for the API server's start-up or the controllers.
+func TestCapturedScenario(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "shared", "reference", "captured", "audit-log.jsonl")
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("captured audit log not found")
+	}
+	var got []string
+	for _, a := range alertsFor(t, program(t), path) {
+		got = append(got, a.Rule+" "+a.Message)
+	}
+	want := []string{
+		`Admin Role Bound Admin role bound (user=admin binding=demo-admin ns=<NA> role=cluster-admin subjects=({"kind":"ServiceAccount","name":"default","namespace":"demo"}))`,
+		`Exec or Attach Into Pod Exec or attach into pod (user=admin pod=demo-pod ns=demo subresource=exec command=id resp=400 source_ips=(127.0.0.1))`,
+		`Exec or Attach Into Pod Exec or attach into pod (user=admin pod=demo-pod ns=demo subresource=exec command=id resp=400 source_ips=(127.0.0.1))`,
+		`Secret Read by User Secret read by user (user=admin impersonated=<NA> verb=get secret=demo-secret ns=demo source_ips=(127.0.0.1))`,
+		`K8s Namespace Deleted K8s namespace deleted (user=admin impersonated=<NA> namespace=demo source_ips=(127.0.0.1) useragent=kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0 resp=200)`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("alerts:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+// TestFalcoTrace checks the seed's detection on Falco's own trace.
+func TestFalcoTrace(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "shared", "reference", "falco", "delete_namespace_foo.json")
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("Falco traces not found")
+	}
+	got := alertsFor(t, program(t), path)
+	if len(got) != 1 || got[0].Rule != "K8s Namespace Deleted" || got[0].Priority != alert.PriorityWarning {
+		t.Fatalf("alerts = %+v", got)
+	}
+}
+
+// TestEveryRuleFires checks that the generated corpus, which includes users
+// doing risky things, exercises every built-in rule, and that the rules stay
+// quiet on most traffic.
+func TestEveryRuleFires(t *testing.T) {
+	p := program(t)
+	path := filepath.Join(t.TempDir(), "corpus.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := corpus.Write(f, corpus.Options{Seed: 11, Events: 60000}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	count := map[string]int{}
+	alerts := alertsFor(t, p, path)
+	for _, a := range alerts {
+		count[a.Rule]++
+	}
+	for _, r := range p.Rules() {
+		if count[r.Name] == 0 {
+			t.Errorf("rule %q never fired on the corpus", r.Name)
+		}
+	}
+	if rate := float64(len(alerts)) / 60000; rate > 0.01 {
+		t.Errorf("alert rate %.3f: the built-in rules are too noisy (%v)", rate, count)
+	}
+}
