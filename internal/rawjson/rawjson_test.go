@@ -161,3 +161,27 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// TestNextSpecial compares the word-at-a-time search with a byte loop on
+// random data, including multiple special bytes per word (where SWAR
+// borrows can flag later lanes falsely).
+func TestNextSpecial(t *testing.T) {
+	alphabet := []byte{'a', '"', '\\', 0x01, 0x1f, 0x20, 0x7f, 0x80, 0xff, '0'}
+	seed := uint64(1)
+	for n := 0; n < 20000; n++ {
+		b := make([]byte, n%40)
+		for i := range b {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			b[i] = alphabet[(seed>>33)%uint64(len(alphabet))]
+		}
+		for start := 0; start <= len(b); start++ {
+			want := start
+			for want < len(b) && strPlain[b[want]] {
+				want++
+			}
+			if got := nextSpecial(b, start); got != want {
+				t.Fatalf("nextSpecial(%q, %d) = %d, want %d", b, start, got, want)
+			}
+		}
+	}
+}

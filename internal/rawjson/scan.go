@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 )
 
@@ -175,27 +176,42 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plainWord reports whether none of the 8 bytes of w is '"', '\\' or a
-// control character, so that a string scan can skip all of them at once.
-func plainWord(w uint64) bool {
+// specialMask returns, for the 8 bytes of w (little-endian), a word whose
+// high bit is set in the lane of every '"', '\\' or control byte. Lanes
+// above the first flagged one may also be flagged falsely (borrows), but
+// the lowest flagged lane is always exact, which is all callers use.
+func specialMask(w uint64) uint64 {
 	quote := w ^ (lsb * '"')
 	bslash := w ^ (lsb * '\\')
-	// A byte is zero in x exactly when (x - 0x01) & ^x & 0x80 is set for it;
-	// bytes below 0x20 are found the same way with w - 0x20.
-	special := ((quote - lsb) &^ quote) | ((bslash - lsb) &^ bslash) | ((w - lsb*0x20) &^ w)
-	return special&msb == 0
+	// A zero byte in x shows as (x - 0x01) & ^x & 0x80; bytes below 0x20
+	// show the same way with w - 0x20.
+	return (((quote - lsb) &^ quote) | ((bslash - lsb) &^ bslash) | ((w - lsb*0x20) &^ w)) & msb
+}
+
+// plainWord reports whether none of the 8 bytes of w is '"', '\\' or a
+// control character.
+func plainWord(w uint64) bool { return specialMask(w) == 0 }
+
+// nextSpecial returns the index of the first '"', '\\' or control byte at or
+// after i, or len(d).
+func nextSpecial(d []byte, i int) int {
+	for i+8 <= len(d) {
+		if m := specialMask(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(d) && strPlain[d[i]] {
+		i++
+	}
+	return i
 }
 
 func (s *scanner) str(i int) (int, error) {
 	d := s.data
 	i++ // opening quote
 	for {
-		for i+8 <= len(d) && plainWord(binary.LittleEndian.Uint64(d[i:])) {
-			i += 8
-		}
-		for i < len(d) && strPlain[d[i]] {
-			i++
-		}
+		i = nextSpecial(d, i)
 		if i >= len(d) {
 			return i, &endError{off: i}
 		}

@@ -53,23 +53,22 @@ func skipWS(d []byte, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string starting at d[i] == '"'.
+// skipString returns the index just past the validated string starting at
+// d[i] == '"'.
 func skipString(d []byte, i int) int {
 	i++
 	for {
-		j := bytes.IndexByte(d[i:], '"')
-		if j < 0 {
+		i = nextSpecial(d, i)
+		if i >= len(d) {
 			return len(d)
 		}
-		i += j
-		// Count the backslashes before the quote: an odd number escapes it.
-		n := 0
-		for k := i - 1; k >= 0 && d[k] == '\\'; k-- {
-			n++
-		}
-		i++
-		if n%2 == 0 {
-			return i
+		switch d[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i += 2 // the escaped byte cannot end the string
+		default:
+			i++ // a control byte cannot occur in validated input; step over it
 		}
 	}
 }
