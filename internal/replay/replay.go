@@ -67,6 +67,8 @@ type Options struct {
 	OnAlert func(*alert.Alert)
 	// ChunkSize is the target size of a chunk of input; 0 = 256 KiB.
 	ChunkSize int
+	// Stdin is read for the input "-"; nil means os.Stdin.
+	Stdin io.Reader
 }
 
 // Summary counts what a replay did.
@@ -306,7 +308,10 @@ func (r *reader) input(path string) (int64, error) {
 	var f io.Reader
 	name := path
 	if path == "-" {
-		f = os.Stdin
+		f = r.opt.Stdin
+		if f == nil {
+			f = os.Stdin
+		}
 		name = "stdin"
 	} else {
 		fh, err := os.Open(path)

@@ -1,14 +1,21 @@
 package replay
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/corpus"
 
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/engine"
@@ -144,5 +151,64 @@ func TestDirectoryOldestFirst(t *testing.T) {
 	}
 	if o := out.String(); strings.Index(o, "(old)") > strings.Index(o, "(new)") {
 		t.Errorf("not oldest first:\n%s", o)
+	}
+}
+
+// TestMemoryFlat streams a ~170 MB EventList through a pipe and checks that
+// the live heap stays far below the input size: decoding streams item by
+// item and the chunks in flight are bounded.
+func TestMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 170 MB")
+	}
+	const events = 100000
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		bw.WriteString(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[`)
+		g := corpus.New(corpus.Options{Seed: 5, Events: events})
+		var buf []byte
+		for i := 0; i < events; i++ {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			buf = g.Next(buf[:0])
+			bw.Write(buf)
+		}
+		bw.WriteString("]}")
+		bw.Flush()
+		pw.Close()
+	}()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	sum, err := Run(context.Background(), []string{"-"}, Options{Program: program(t), Workers: 2, Out: io.Discard, Stdin: pr})
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Events != events || sum.Bytes < 150<<20 {
+		t.Fatalf("events %d bytes %d", sum.Events, sum.Bytes)
+	}
+	t.Logf("peak live heap %.1f MB for %d MB of input", float64(peak.Load())/(1<<20), sum.Bytes>>20)
+	if p := peak.Load(); p > 64<<20 {
+		t.Errorf("peak live heap %d MB for a %d MB input", p>>20, sum.Bytes>>20)
 	}
 }
