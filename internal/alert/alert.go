@@ -2,7 +2,6 @@ package alert
 
 import (
 	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -47,28 +46,34 @@ func AppendTime(dst []byte, t int64, loc *time.Location) []byte {
 	return time.Unix(0, t).In(loc).AppendFormat(dst, "15:04:05.000000000")
 }
 
+// appendLine appends the unescaped alert line "HH:MM:SS.nnnnnnnnn: Priority
+// message", with the time in loc.
+func appendLine(dst []byte, a *Alert, loc *time.Location) []byte {
+	dst = AppendTime(dst, a.Time, loc)
+	dst = append(dst, ": "...)
+	dst = append(dst, a.Priority.String()...)
+	dst = append(dst, ' ')
+	return append(dst, a.Message...)
+}
+
 // AppendText appends Falco's text alert line without a newline:
-// "HH:MM:SS.nnnnnnnnn: Priority message", with the time in loc, and the whole
-// line escaped the way Falco's JSON string encoder does (quotes removed).
+// "HH:MM:SS.nnnnnnnnn: Priority message", with the time in loc. As Falco
+// does in text mode, the whole line goes through a JSON string encoder with
+// the quotes removed, so control characters appear escaped (a newline in a
+// value becomes \n) and invalid UTF-8 becomes U+FFFD.
 func AppendText(dst []byte, a *Alert, loc *time.Location) []byte {
-	var line []byte
-	line = AppendTime(line, a.Time, loc)
-	line = append(line, ": "...)
-	line = append(line, a.Priority.String()...)
-	line = append(line, ' ')
-	line = append(line, a.Message...)
-	return appendEscaped(dst, line)
+	return appendEscaped(dst, appendLine(nil, a, loc))
 }
 
 // AppendJSON appends Falco's JSON alert object without a newline. Keys are
 // sorted as nlohmann::json sorts them: hostname, output, output_fields,
-// priority, rule, source, tags, time. output holds the text line (time in
-// loc); time is always UTC.
+// priority, rule, source, tags, time. output holds the alert line (time in
+// loc), escaped once as any JSON string; time is always UTC.
 func AppendJSON(dst []byte, a *Alert, loc *time.Location) []byte {
 	dst = append(dst, `{"hostname":"`...)
 	dst = appendEscaped(dst, []byte(a.Hostname))
 	dst = append(dst, `","output":"`...)
-	dst = appendEscapedString(dst, AppendText(nil, a, loc))
+	dst = appendEscaped(dst, appendLine(nil, a, loc))
 	dst = append(dst, `","output_fields":{`...)
 	for i, f := range a.Fields {
 		if i > 0 {
@@ -122,10 +127,6 @@ func AppendJSON(dst []byte, a *Alert, loc *time.Location) []byte {
 	return dst
 }
 
-// appendEscapedString escapes text that is already escaped once (the output
-// line inside the JSON object).
-func appendEscapedString(dst, s []byte) []byte { return appendEscaped(dst, s) }
-
 const hexDigits = "0123456789abcdef"
 
 // appendEscaped appends s as the body of a JSON string, as nlohmann::json
@@ -142,10 +143,14 @@ func appendEscaped(dst, s []byte) []byte {
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
+				// One replacement character per ill-formed sequence, as
+				// nlohmann's replace handler emits: a valid lead byte
+				// swallows the continuation bytes that follow it.
 				dst = append(dst, "\ufffd"...)
-			} else {
-				dst = append(dst, s[i:i+size]...)
+				i += invalidSeqLen(s[i:])
+				continue
 			}
+			dst = append(dst, s[i:i+size]...)
 			i += size
 			continue
 		}
@@ -172,5 +177,24 @@ func appendEscaped(dst, s []byte) []byte {
 	return dst
 }
 
-// FormatInt is strconv.FormatInt, exposed for building Int fields.
-func FormatInt(n int64) string { return strconv.FormatInt(n, 10) }
+// invalidSeqLen returns the length of the ill-formed UTF-8 sequence at the
+// start of s: a lead byte and the continuation bytes it expects that are
+// present (at least 1).
+func invalidSeqLen(s []byte) int {
+	want := 0
+	switch c := s[0]; {
+	case c >= 0xC2 && c <= 0xDF:
+		want = 2
+	case c >= 0xE0 && c <= 0xEF:
+		want = 3
+	case c >= 0xF0 && c <= 0xF4:
+		want = 4
+	default:
+		return 1
+	}
+	n := 1
+	for n < want && n < len(s) && s[n] >= 0x80 && s[n] <= 0xBF {
+		n++
+	}
+	return n
+}

@@ -64,8 +64,8 @@ func TestText(t *testing.T) {
 
 func TestJSON(t *testing.T) {
 	got := AppendJSON(nil, sample(), time.UTC)
-	want := `{"hostname":"host","output":"11:23:09.448288000: Warning user=al\\\"ice\\u0001 bad=` + "\ufffd" +
-		` ok=é\\nnext","output_fields":{"evt.time":1795346589448288000,"ka.user.groups":["g1","g2"],` +
+	want := `{"hostname":"host","output":"11:23:09.448288000: Warning user=al\"ice\u0001 bad=` + "\ufffd" +
+		` ok=é\nnext","output_fields":{"evt.time":1795346589448288000,"ka.user.groups":["g1","g2"],` +
 		`"ka.user.name":"al\"ice","ka.verb":null},"priority":"Warning","rule":"Rule \"q\"","source":"k8s_audit",` +
 		`"tags":["a","k8s"],"time":"2026-11-22T11:23:09.448288000Z"}`
 	if string(got) != want {
@@ -74,5 +74,15 @@ func TestJSON(t *testing.T) {
 	var v map[string]any
 	if err := json.Unmarshal(got, &v); err != nil {
 		t.Fatalf("not JSON: %v", err)
+	}
+}
+
+func TestInvalidUTF8(t *testing.T) {
+	a := sample()
+	a.Message = "a\xe2\x82b \xe2\x82\xac \xff\xfe c\xc3"
+	got := string(AppendText(nil, a, time.UTC))
+	want := "11:23:09.448288000: Warning a\ufffdb \u20ac \ufffd\ufffd c\ufffd"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }

@@ -173,17 +173,6 @@ func (g *Generator) conflict(r *request, resource, group string, name []byte) {
 	r.status = append(b, `,"code":409}`...)
 }
 
-// alreadyExists sets a 409 AlreadyExists responseStatus.
-func (g *Generator) alreadyExists(r *request, resource, group string, name []byte) {
-	b := append(r.status[:0], `{"metadata":{},"status":"Failure","message":"`...)
-	b = kindName(b, resource, group)
-	b = append(b, ` \"`...)
-	b = appendEscaped(b, name)
-	b = append(b, `\" already exists","reason":"AlreadyExists"`...)
-	b = details(b, name, resource, group)
-	r.status = append(b, `,"code":409}`...)
-}
-
 // forbidden sets an RBAC 403 responseStatus and the forbid annotations.
 // An empty resource means a non-resource path (name holds the path).
 func (g *Generator) forbidden(r *request, user, verb, resource, group, ns string, name []byte) {

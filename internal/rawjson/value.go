@@ -326,23 +326,6 @@ func AppendText(dst, v []byte) []byte {
 	return AppendCompact(dst, v)
 }
 
-// Text returns the text of v like AppendText, without copying when v is a
-// plain string or already compact scalar. scratch is used when a copy is
-// needed; the result may alias v or scratch.
-func Text(v, scratch []byte) []byte {
-	switch KindOf(v) {
-	case String:
-		if IsPlainString(v) {
-			return v[1 : len(v)-1]
-		}
-		return AppendString(scratch, v)
-	case Object, Array:
-		return AppendCompact(scratch, v)
-	default:
-		return v
-	}
-}
-
 // AppendCompact appends v with all insignificant whitespace removed.
 func AppendCompact(dst, v []byte) []byte {
 	for i := 0; i < len(v); {

@@ -60,7 +60,10 @@ type Options struct {
 	Limits   audit.Limits   // per-event limits
 	Location *time.Location // zone for text times; nil = time.Local
 	Out      io.Writer      // alerts
-	// OnSkip is called, in input order, for each skipped item. It may be nil.
+	// OnSkip is called, in input order, with skipped items: every one, except
+	// that of a chunk of input with more than MaxSkipReports skipped items
+	// only the first MaxSkipReports are kept (all are counted in Summary).
+	// It may be nil.
 	OnSkip func(*audit.Error)
 	// OnAlert, if set, receives every alert in order instead of it being
 	// formatted to Out.
@@ -70,6 +73,10 @@ type Options struct {
 	// Stdin is read for the input "-"; nil means os.Stdin.
 	Stdin io.Reader
 }
+
+// MaxSkipReports bounds the skipped items kept per chunk of input, so that a
+// stream of garbage cannot hold unbounded memory.
+const MaxSkipReports = 64
 
 // Summary counts what a replay did.
 type Summary struct {
@@ -93,15 +100,27 @@ func (s *Summary) SkippedTotal() int64 {
 type chunk struct {
 	seq                int64
 	input              string
-	data               []byte // JSON-lines text, or concatenated raw events
-	events             []span // when decoded: each event's bytes in data and its offset
-	decoded            bool   // data holds events found by the reader's decoder
-	base               int64  // input offset of data[0] (JSON-lines mode)
-	line               int    // lines before data[0] (JSON-lines mode)
-	out                []byte // formatted alerts
-	skips              []*audit.Error
-	alerts             []*alert.Alert // when OnAlert is set
+	data               []byte                 // JSON-lines text, or concatenated raw events
+	events             []span                 // when decoded: each event's bytes in data and its offset
+	decoded            bool                   // data holds events found by the reader's decoder
+	base               int64                  // input offset of data[0] (JSON-lines mode)
+	line               int                    // lines before data[0] (JSON-lines mode)
+	out                []byte                 // formatted alerts
+	skips              []*audit.Error         // the first MaxSkipReports skipped items
+	skipCount          map[audit.Reason]int64 // every skipped item, by reason
+	alerts             []*alert.Alert         // when OnAlert is set
 	events64, alerts64 int64
+}
+
+// skip records a skipped item.
+func (c *chunk) skip(e *audit.Error) {
+	if c.skipCount == nil {
+		c.skipCount = map[audit.Reason]int64{}
+	}
+	c.skipCount[e.Reason]++
+	if len(c.skips) < MaxSkipReports {
+		c.skips = append(c.skips, e)
+	}
 }
 
 type span struct {
@@ -155,7 +174,6 @@ func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		bw := bufio.NewWriterSize(opt.Out, 256<<10)
 		pending := map[int64]*chunk{}
 		next := int64(0)
 		for c := range done {
@@ -167,9 +185,11 @@ func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
 				}
 				delete(pending, next)
 				next++
-				for _, e := range c.skips {
-					sum.Skipped[e.Reason]++
-					if opt.OnSkip != nil {
+				for reason, n := range c.skipCount {
+					sum.Skipped[reason] += n
+				}
+				if opt.OnSkip != nil {
+					for _, e := range c.skips {
 						opt.OnSkip(e)
 					}
 				}
@@ -177,19 +197,20 @@ func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
 					opt.OnAlert(a)
 				}
 				sum.Events += c.events64
-				sum.Alerts += c.alerts64
+				// Each chunk's alerts are one batch already: write it
+				// directly, so that an alert counts as written only once
+				// the writer has taken it.
 				if werr == nil && len(c.out) > 0 {
-					if _, err := bw.Write(c.out); err != nil {
+					if _, err := opt.Out.Write(c.out); err != nil {
 						werr = fmt.Errorf("write alerts: %w", err)
 						cancel()
+					} else {
+						sum.Alerts += c.alerts64
 					}
+				} else if werr == nil {
+					sum.Alerts += c.alerts64 // handed to OnAlert
 				}
 				free <- c
-			}
-		}
-		if werr == nil {
-			if err := bw.Flush(); err != nil {
-				werr = fmt.Errorf("write alerts: %w", err)
 			}
 		}
 	}()
@@ -209,8 +230,10 @@ func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
 	wg.Wait()
 	close(done)
 	<-writerDone
-	if rerr == nil {
-		rerr = werr
+	// A write error cancels the context, so it comes first: the reader's
+	// context error is only its consequence.
+	if werr != nil {
+		return sum, werr
 	}
 	if rerr == nil && ctx.Err() != nil {
 		rerr = ctx.Err()
@@ -282,7 +305,8 @@ func (r *reader) get() (*chunk, bool) {
 		c.data = c.data[:0]
 		c.events = c.events[:0]
 		c.out = c.out[:0]
-		c.skips = nil
+		c.skips = c.skips[:0]
+		clear(c.skipCount)
 		c.alerts = nil
 		c.decoded = false
 		c.events64, c.alerts64 = 0, 0
@@ -311,6 +335,11 @@ func (r *reader) input(path string) (int64, error) {
 		f = r.opt.Stdin
 		if f == nil {
 			f = os.Stdin
+			// A read from a terminal or pipe can block for ever: on
+			// cancellation, make it return (where the file supports
+			// deadlines) so that the replay stops.
+			stop := context.AfterFunc(r.ctx, func() { os.Stdin.SetReadDeadline(time.Now()) })
+			defer stop()
 		}
 		name = "stdin"
 	} else {
@@ -338,73 +367,95 @@ func (r *reader) input(path string) (int64, error) {
 
 // isJSONLines reports whether the first non-empty line of the input is one
 // complete JSON value: the API server's log format, which can be cut at any
-// newline.
+// newline. It reads only as far as that first line (or the buffer size), so
+// a live pipe is not held up waiting for more.
 func (r *reader) isJSONLines(br *bufio.Reader) bool {
-	peek, _ := br.Peek(br.Size())
-	i := 0
-	for i < len(peek) && (peek[i] == ' ' || peek[i] == '\t' || peek[i] == '\r' || peek[i] == '\n') {
-		i++
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		i := 0
+		for i < len(buf) && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n') {
+			i++
+		}
+		if nl := bytes.IndexByte(buf[i:], '\n'); nl >= 0 {
+			return rawjson.Valid(buf[i:i+nl], r.opt.Limits.MaxDepth) == nil
+		}
+		if br.Buffered() == br.Size() {
+			// One line fills the window: a document, or a line the line
+			// reader would reject anyway; the document reader handles both.
+			return false
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return false // the input ends within its first line
+		}
 	}
-	rest := peek[i:]
-	nl := bytes.IndexByte(rest, '\n')
-	if nl < 0 {
-		// One line fills the peek window or the whole input is one line:
-		// either way a document reader handles it.
-		return false
-	}
-	return rawjson.Valid(rest[:nl], r.opt.Limits.MaxDepth) == nil
 }
 
-// lines cuts JSON-lines input at newlines into chunks.
+// lines cuts JSON-lines input at newlines into chunks. A chunk is shipped
+// when it is full, or as soon as it holds a complete line and no more input
+// is ready, so alerts from a live pipe come out promptly. A line longer than
+// the event size limit is dropped up to its end and reported as too large.
 func (r *reader) lines(br *bufio.Reader, name string) (int64, error) {
-	var total int64
-	var line int
+	limit := r.opt.Limits.MaxEventSize
+	if limit <= 0 {
+		limit = audit.DefaultMaxEventSize
+	}
+	var total int64 // input offset of the next chunk's first byte
+	var line int    // lines before it
 	var carry []byte
 	for {
 		c, ok := r.get()
 		if !ok {
 			return total, r.ctx.Err()
 		}
-		c.input = name
-		c.base = total
-		c.line = line
+		c.input, c.base, c.line = name, total, line
 		c.data = append(c.data, carry...)
 		carry = carry[:0]
 		if cap(c.data) < r.opt.ChunkSize {
-			c.data = slices.Grow(c.data, r.opt.ChunkSize)
+			c.data = slices.Grow(c.data, r.opt.ChunkSize-len(c.data))
 		}
-		// Fill to ChunkSize, then cut after the last newline.
 		var rerr error
-		for len(c.data) < r.opt.ChunkSize && rerr == nil {
+		for len(c.data) < cap(c.data) {
 			n, err := br.Read(c.data[len(c.data):cap(c.data)])
 			c.data = c.data[:len(c.data)+n]
-			rerr = err
+			if rerr = err; err != nil {
+				break
+			}
+			if br.Buffered() == 0 && bytes.IndexByte(c.data, '\n') >= 0 {
+				break // nothing more is ready: ship what we have
+			}
 		}
 		if rerr == nil {
 			if cut := lastNewline(c.data); cut >= 0 {
 				carry = append(carry, c.data[cut+1:]...)
 				c.data = c.data[:cut+1]
 			} else {
-				// A line longer than the chunk: keep reading until its end
-				// (bounded by the event size limit, beyond which the decoder
-				// reports it as too large).
-				for rerr == nil {
+				// A line longer than the chunk: read on to its end, up to
+				// the event size limit.
+				for len(c.data) <= limit {
 					b, err := br.ReadSlice('\n')
 					c.data = append(c.data, b...)
-					rerr = err
 					if errors.Is(err, bufio.ErrBufferFull) {
-						rerr = nil
 						continue
 					}
-					if err == nil {
-						break
+					rerr = err
+					break
+				}
+				if len(c.data) > limit && c.data[len(c.data)-1] != '\n' {
+					n, ended, err := discardLine(br)
+					rerr = err
+					c.skip(&audit.Error{Input: name, Line: line + 1, Offset: total, Item: -1, Reason: audit.ReasonTooLarge,
+						Err: fmt.Errorf("line longer than the event size limit (%d bytes)", limit)})
+					total += int64(len(c.data)) + n
+					if ended {
+						line++
 					}
+					c.data = c.data[:0]
 				}
 			}
 		}
 		total += int64(len(c.data))
 		line += countNewlines(c.data)
-		if len(c.data) > 0 {
+		if len(c.data) > 0 || len(c.skips) > 0 {
 			if !r.send(c) {
 				return total, r.ctx.Err()
 			}
@@ -416,8 +467,28 @@ func (r *reader) lines(br *bufio.Reader, name string) (int64, error) {
 			return total, nil
 		}
 		if rerr != nil {
+			if r.ctx.Err() != nil {
+				return total, r.ctx.Err()
+			}
 			return total, fmt.Errorf("read %s: %w", name, rerr)
 		}
+	}
+}
+
+// discardLine drops input up to and including the next newline. It returns
+// the bytes dropped and whether a newline ended them.
+func discardLine(br *bufio.Reader) (int64, bool, error) {
+	var n int64
+	for {
+		b, err := br.ReadSlice('\n')
+		n += int64(len(b))
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err != nil:
+			return n, false, err
+		}
+		return n, true, nil
 	}
 }
 
@@ -448,7 +519,17 @@ func (r *reader) document(br *bufio.Reader, name string) (int64, error) {
 			}
 			return cr.n, nil
 		case errors.As(err, &de):
-			c.skips = append(c.skips, de)
+			c.skip(de)
+			if len(c.skips) >= MaxSkipReports {
+				// Ship now: a stream of bad items must not pile up here.
+				if !r.send(c) {
+					return cr.n, r.ctx.Err()
+				}
+				if c, ok = r.get(); !ok {
+					return cr.n, r.ctx.Err()
+				}
+				c.input, c.decoded = name, true
+			}
 			continue
 		case err != nil:
 			r.send(c)
@@ -510,7 +591,7 @@ func (w *worker) process(c *chunk) {
 		}
 		var de *audit.Error
 		if errors.As(err, &de) {
-			c.skips = append(c.skips, de)
+			c.skip(de)
 			continue
 		}
 		if err != nil {

@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/corpus"
 
+	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/engine"
 	"github.com/vigilsec/vigil/internal/field"
@@ -211,4 +215,108 @@ func TestMemoryFlat(t *testing.T) {
 	if p := peak.Load(); p > 64<<20 {
 		t.Errorf("peak live heap %d MB for a %d MB input", p>>20, sum.Bytes>>20)
 	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestWriteErrorIsReported checks that a failing output is reported as such
+// (not as an interruption), that the replay stops, and that no goroutine is
+// left behind.
+func TestWriteErrorIsReported(t *testing.T) {
+	before := runtime.NumGoroutine()
+	data := bytes.Repeat(captured(t), 20)
+	path := filepath.Join(t.TempDir(), "in")
+	os.WriteFile(path, data, 0o644)
+	sum, err := Run(context.Background(), []string{path}, Options{Program: program(t), Workers: 2, Out: failWriter{}, ChunkSize: 4096})
+	if err == nil || !strings.Contains(err.Error(), "write alerts: disk full") {
+		t.Fatalf("err = %v", err)
+	}
+	if sum.Alerts != 0 {
+		t.Errorf("%d alerts counted as written", sum.Alerts)
+	}
+	waitGoroutines(t, before)
+}
+
+// TestCancel checks that cancelling stops a replay from a stream that never
+// ends, promptly and without leaking goroutines.
+func TestCancel(t *testing.T) {
+	before := runtime.NumGoroutine()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	alerts := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, []string{"-"}, Options{Program: program(t), Workers: 2, Stdin: pr,
+			OnAlert: func(*alert.Alert) {
+				select {
+				case alerts <- struct{}{}:
+				default:
+				}
+			}})
+		done <- err
+	}()
+	// A live stream: one deleting event, then silence. Its alert must come
+	// out while the stream is still open.
+	ev := `{"kind":"Event","auditID":"live","verb":"delete","stageTimestamp":"2026-11-22T10:00:00Z"}` + "\n"
+	go pw.Write([]byte(ev + ev))
+	select {
+	case <-alerts:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert while the stream stays open: input is being held back")
+	}
+	cancel()
+	pr.CloseWithError(context.Canceled) // what the stdin read deadline does for os.Stdin
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("replay did not stop")
+	}
+	waitGoroutines(t, before)
+}
+
+// TestLongLine checks that a line longer than the event size limit is
+// dropped and reported, and the lines around it are still evaluated.
+func TestLongLine(t *testing.T) {
+	ev := func(id string) string {
+		return `{"kind":"Event","auditID":"` + id + `","verb":"delete","stageTimestamp":"2026-11-22T10:00:00Z"}` + "\n"
+	}
+	long := `{"kind":"Event","x":"` + strings.Repeat("y", 3<<20) + `"}` + "\n"
+	out, sum, skips := replayBytes(t, []byte(ev("a")+long+ev("b")), 2, 0)
+	if sum.Events != 2 || sum.Skipped[audit.ReasonTooLarge] != 1 || !strings.Contains(out, "(a)") || !strings.Contains(out, "(b)") {
+		t.Fatalf("events %d skipped %v out %q", sum.Events, sum.Skipped, out)
+	}
+	if want := fmt.Sprintf(":2 (byte %d)", len(ev("a"))); len(skips) != 1 || !strings.Contains(skips[0], want) {
+		t.Errorf("skips = %q", skips)
+	}
+}
+
+// TestSkipsBounded checks that a flood of bad lines is counted in full but
+// only a bounded number of reports is kept per chunk.
+func TestSkipsBounded(t *testing.T) {
+	data := []byte(`{"kind":"Event","auditID":"a","verb":"get","stageTimestamp":"2026-11-22T10:00:00Z"}` + "\n" + strings.Repeat("{bad\n", 50000))
+	_, sum, skips := replayBytes(t, data, 2, 0)
+	if sum.Skipped[audit.ReasonMalformed] != 50000 {
+		t.Fatalf("skipped %v", sum.Skipped)
+	}
+	if len(skips) >= 50000 || len(skips) < MaxSkipReports {
+		t.Errorf("%d reports kept", len(skips))
+	}
+}
+
+func waitGoroutines(t *testing.T, want int) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if runtime.NumGoroutine() <= want {
+			return
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("%d goroutines left, want %d", runtime.NumGoroutine(), want)
 }

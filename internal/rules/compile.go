@@ -66,12 +66,13 @@ func (ld *loader) compileLists() []compiledList {
 // substitute replaces list names in t, in list order, marking the lists
 // used.
 func (ld *loader) substitute(t *text, lists []compiledList) (*text, error) {
-	// Stop substituting once the parser would refuse the text anyway, so
-	// that a list referenced many times cannot blow up memory.
-	limit := ld.opts.MaxConditionLen
-	if limit <= 0 {
-		limit = condition.DefaultMaxLen
+	// The condition as written is bounded by MaxConditionLen; what list
+	// substitution makes of it by the (larger) MaxExpandedLen, checked as
+	// it grows so that a list referenced many times cannot blow up memory.
+	if written := ld.maxConditionLen(); len(t.s) > written {
+		return t, fmt.Errorf("condition too long: %d bytes, limit %d", len(t.s), written)
 	}
+	limit := ld.maxExpandedLen()
 	for _, l := range lists {
 		res, ok := substituteList(t, l.info.name, l.items, limit)
 		if !ok {
@@ -88,7 +89,21 @@ func (ld *loader) substitute(t *text, lists []compiledList) (*text, error) {
 // parse registers t in the Set's position space and parses it.
 func (ld *loader) parse(t *text) (condition.Node, error) {
 	base := ld.set.addText(t)
-	return condition.Parse(t.s, condition.Options{Base: base, MaxLen: ld.opts.MaxConditionLen, MaxDepth: ld.opts.MaxDepth})
+	return condition.Parse(t.s, condition.Options{Base: base, MaxLen: ld.maxExpandedLen(), MaxDepth: ld.opts.MaxDepth})
+}
+
+func (ld *loader) maxConditionLen() int {
+	if ld.opts.MaxConditionLen > 0 {
+		return ld.opts.MaxConditionLen
+	}
+	return condition.DefaultMaxLen
+}
+
+func (ld *loader) maxExpandedLen() int {
+	if ld.opts.MaxExpandedLen > 0 {
+		return max(ld.opts.MaxExpandedLen, ld.maxConditionLen())
+	}
+	return max(DefaultMaxExpandedLen, ld.maxConditionLen())
 }
 
 // parseError reports a condition.Parse error at its position.

@@ -50,9 +50,24 @@ func TestConditionLimits(t *testing.T) {
 	// A list substituted many times.
 	items := strings.Repeat("abcdefghij, ", 1000)
 	yml := "- list: l\n  items: [" + items + "x]\n" + rule("r", strings.Repeat("ka.verb in (l) or ", 20)+"ka.verb exists")
-	_, ds := loadStrings(t, yml)
+	_, ds := Load([]Source{{Name: "x", Data: []byte(yml)}}, Options{MaxExpandedLen: 100000})
 	if errs := errorsOf(ds); len(errs) != 1 || !strings.Contains(errs[0].Msg, "after substituting list 'l'") {
 		t.Errorf("got %v", ds)
+	}
+	// With the default expansion limit the same file loads: a large
+	// allowlist is legitimate, and Falco has no such limit.
+	if _, ds := loadStrings(t, yml); HasErrors(ds) {
+		t.Errorf("a 240 KB expansion was refused: %v", ds)
+	}
+	// A 20,000-item allowlist in one rule.
+	big := "- list: users\n  items: [" + strings.Repeat("someone@example.com, ", 20000) + "x]\n" + rule("r", "not ka.user.name in (users)")
+	if set, ds := loadStrings(t, big); HasErrors(ds) || len(set.Rules) != 1 {
+		t.Errorf("large allowlist: %v", ds)
+	}
+	// The condition as written is still bounded.
+	long := rule("r", strings.Repeat("ka.verb exists and ", 6000)+"ka.verb exists")
+	if _, ds := loadStrings(t, long); !HasErrors(ds) || !strings.Contains(errorsOf(ds)[0].Msg, "condition too long") {
+		t.Errorf("a 114 KB condition was accepted: %v", ds)
 	}
 
 	// Macros that double at each step.

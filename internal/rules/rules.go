@@ -21,15 +21,17 @@ type Options struct {
 	EngineVersion   string            // Falco engine version we claim; default DefaultEngineVersion
 	Plugins         map[string]string // loaded plugins, name -> version; nil means DefaultPlugins
 	Sources         []string          // known event sources; nil means DefaultSources
-	MaxConditionLen int               // passed to condition.Parse as MaxLen; 0 = its default
+	MaxConditionLen int               // longest condition as written, in bytes; 0 = condition.DefaultMaxLen
+	MaxExpandedLen  int               // longest condition after list substitution and appends; 0 = DefaultMaxExpandedLen
 	MaxDepth        int               // passed to condition.Parse as MaxDepth; 0 = its default
 	MaxFileSize     int64             // largest accepted source in bytes; 0 = DefaultMaxFileSize
 }
 
 // Defaults used for zero Options fields.
 const (
-	DefaultEngineVersion = "0.63.0"
-	DefaultMaxFileSize   = 16 << 20
+	DefaultEngineVersion  = "0.63.0"
+	DefaultMaxFileSize    = 16 << 20
+	DefaultMaxExpandedLen = 16 << 20 // large allowlists expand a short condition a lot
 )
 
 // DefaultPlugins returns the plugins assumed to be loaded when
