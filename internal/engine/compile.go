@@ -104,15 +104,14 @@ type slot struct {
 }
 
 type compiler struct {
-	p     *Program
-	set   *rules.Set
-	diags []rules.Diagnostic
-	item  string // current item, for diagnostics
-	env   *field.Env
-	// unknownOnly is true while every error of the current rule is about an
-	// unknown field (for skip-if-unknown-filter).
-	errs, unknown int
-	pending       []rules.Diagnostic
+	p       *Program
+	set     *rules.Set
+	diags   []rules.Diagnostic // every diagnostic so far, of finished items
+	item    string             // current item, for diagnostics
+	env     *field.Env
+	errs    int                // errors of the current rule
+	unknown int                // how many of errs are unknown fields; errs == unknown means skip-if-unknown-filter applies
+	pending []rules.Diagnostic // diagnostics of the current rule, kept back until it is done
 }
 
 // Compile checks every rule of set against the field table and builds a
@@ -133,6 +132,8 @@ func Compile(set *rules.Set, opts Options) (*Program, []rules.Diagnostic) {
 		}
 	}
 	c.p.buildIndex(cons)
+	// Append fields are not part of any rule: their errors go straight to
+	// the diagnostics and the per-rule counters are not involved.
 	for _, name := range opts.AppendFields {
 		ref, err := c.outputField(name)
 		if err != nil {
@@ -306,6 +307,12 @@ func (c *compiler) check(n *condition.CheckNode) evaluator {
 			c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "'regex' needs a constant pattern")
 			return constEval(false)
 		}
+		// Validate the pattern on its own first: wrapped, "a)|(b" would
+		// balance the parentheses and compile as (?:a)|(?:b) unanchored.
+		if _, err := regexp.Compile(v.Text); err != nil {
+			c.errorf(v.Pos, "LOAD_ERR_COMPILE_CONDITION", "invalid regular expression %q: %v", v.Text, err)
+			return constEval(false)
+		}
 		re, err := regexp.Compile(`^(?:` + v.Text + `)$`)
 		if err != nil {
 			c.errorf(v.Pos, "LOAD_ERR_COMPILE_CONDITION", "invalid regular expression %q: %v", v.Text, err)
@@ -338,25 +345,21 @@ func (c *compiler) check(n *condition.CheckNode) evaluator {
 }
 
 func (c *compiler) constCmp(n *condition.CheckNode, si int, s slot, cop cmpOp, op string, r *condition.ValueNode) (*cmpEval, bool) {
-	ce := &cmpEval{slot: si, op: cop, val: []byte(r.Text)}
-	numeric := cop == opLt || cop == opLe || cop == opGt || cop == opGe
-	if numeric || s.num {
-		nv, ok := parseNum([]byte(r.Text))
-		if !ok {
-			if numeric || s.num {
-				c.errorf(r.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' needs a number, got %q", op, r.Text)
-				return nil, false
-			}
-		}
-		ce.nval = nv
-		ce.num = s.num
-	}
-	if s.num && cop != opEq && cop != opNe && !numeric {
+	ce := &cmpEval{slot: si, op: cop, val: []byte(r.Text), num: s.num}
+	ordering := cop == opLt || cop == opLe || cop == opGt || cop == opGe
+	if s.num && cop != opEq && cop != opNe && !ordering {
 		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' does not apply to numeric %s", op, s.key)
 		return nil, false
 	}
-	if cop == opGlob || cop == opIGlob {
-		ce.glob = compileGlob(r.Text, cop == opIGlob)
+	// A numeric field needs a number; so does an ordering operator, even on
+	// a string field, which then compares the text (strcmp) as Falco does.
+	if ordering || s.num {
+		nv, ok := parseNumber(ce.val)
+		if !ok {
+			c.errorf(r.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' needs a number, got %q", op, r.Text)
+			return nil, false
+		}
+		ce.nval = nv
 	}
 	if !r.Quoted {
 		if _, isField := field.Lookup(r.Text); isField {
@@ -380,33 +383,51 @@ func (c *compiler) fieldCmp(n *condition.CheckNode, si int, s slot, cop cmpOp, o
 }
 
 func (c *compiler) setCheck(n *condition.CheckNode, si int, s slot, op string) evaluator {
-	var items []string
+	var items []*condition.ValueNode
 	switch r := n.Right.(type) {
 	case *condition.ListNode:
-		for _, it := range r.Items {
-			items = append(items, it.Text)
-		}
+		items = r.Items
 	case *condition.ValueNode:
-		items = []string{r.Text}
+		items = []*condition.ValueNode{r}
 	default:
 		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' needs a list of values", op)
 		return constEval(false)
 	}
-	if s.num {
-		c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' does not apply to numeric %s", op, s.key)
-		return constEval(false)
-	}
 	if op == "pmatch" {
+		if s.num {
+			c.errorf(n.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' does not apply to numeric %s", op, s.key)
+			return constEval(false)
+		}
 		pe := &pmatchEval{slot: si}
 		for _, it := range items {
-			pe.paths = append(pe.paths, compilePath(it))
+			pe.paths = append(pe.paths, compilePath(it.Text))
 		}
 		return pe
+	}
+	if s.num {
+		// Numeric membership: equal, as numbers, to one of the items.
+		ne := &numSetEval{slot: si}
+		for _, it := range items {
+			nv, ok := parseNumber([]byte(it.Text))
+			if !ok {
+				c.errorf(it.Pos, "LOAD_ERR_COMPILE_CONDITION", "operator '%s' on numeric %s needs numbers, got %q", op, s.key, it.Text)
+				return constEval(false)
+			}
+			ne.nums = append(ne.nums, nv)
+		}
+		if len(ne.nums) == 0 {
+			return constEval(false)
+		}
+		return ne
 	}
 	if len(items) == 0 {
 		return constEval(false)
 	}
-	return &setEval{slot: si, set: newValueSet(items), list: s.list, intersects: op == "intersects"}
+	texts := make([]string, len(items))
+	for i, it := range items {
+		texts[i] = it.Text
+	}
+	return &setEval{slot: si, set: newValueSet(texts), list: s.list, intersects: op == "intersects"}
 }
 
 func (c *compiler) modifier(n *condition.CheckNode, si int, op, mode string) evaluator {

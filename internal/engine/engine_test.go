@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,7 +143,7 @@ func runCase(t *testing.T, a archive) string {
 	for {
 		err := d.Next(&ev)
 		if err != nil {
-			if err.Error() == "EOF" {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			out.WriteString("skipped: " + err.Error() + "\n")

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"encoding/base64"
 	"regexp"
+	"strconv"
 
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/field"
@@ -11,9 +13,12 @@ import (
 // State is the per-goroutine scratch space of a Program: the memoized field
 // values of the event being evaluated. A State is reused across events so
 // that evaluation allocates nothing. It must not be shared between
-// goroutines.
+// goroutines, and it belongs to the Program that created it: its slots are
+// that Program's, so using it with another Program (for example the one
+// that replaced it on reload) is a programmer error that Eval and Alert
+// report with a panic.
 type State struct {
-	p       *Program
+	p       *Program // the Program that created the State
 	ev      *audit.Event
 	epoch   uint32         // bumped per event; a slot is fresh when stamp[i] == epoch
 	stamp   []uint32       // per slot: epoch of the cached value
@@ -23,7 +28,8 @@ type State struct {
 	cand    []uint64       // candidate rules for the current event (bitset)
 }
 
-// NewState returns a State for p.
+// NewState returns a State for p. It may be used only with p: after a
+// reload, make a new State for the new Program.
 func (p *Program) NewState() *State {
 	n := len(p.slots)
 	return &State{p: p, stamp: make([]uint32, n), ok: make([]bool, n), vals: make([]field.Values, n)}
@@ -50,6 +56,61 @@ func (st *State) get(i int) ([][]byte, bool) {
 		st.ok[i] = st.p.slots[i].extract(st.ev, v, st)
 	}
 	return st.vals[i].Vals, st.ok[i]
+}
+
+// extract computes slot s's values for the current event.
+func (s *slot) extract(ev *audit.Event, out *field.Values, st *State) bool {
+	if s.base < 0 {
+		return s.ext(ev, out)
+	}
+	vals, ok := st.get(s.base)
+	if !ok {
+		return false
+	}
+	switch s.tf {
+	case "len":
+		n := len(vals)
+		if !st.p.slots[s.base].list && len(vals) > 0 {
+			n = len(vals[0])
+		}
+		start := len(out.Buf)
+		out.Buf = strconv.AppendInt(out.Buf, int64(n), 10)
+		out.Vals = append(out.Vals, out.Buf[start:])
+		return true
+	}
+	for _, v := range vals {
+		start := len(out.Buf)
+		switch s.tf {
+		case "tolower":
+			for _, c := range v {
+				out.Buf = append(out.Buf, lower(c))
+			}
+		case "toupper":
+			for _, c := range v {
+				if c >= 'a' && c <= 'z' {
+					c -= 'a' - 'A'
+				}
+				out.Buf = append(out.Buf, c)
+			}
+		case "basename":
+			i := len(v) - 1
+			for i >= 0 && v[i] != '/' {
+				i--
+			}
+			out.Buf = append(out.Buf, v[i+1:]...)
+		case "b64":
+			n := base64.StdEncoding.DecodedLen(len(v))
+			out.Buf = append(out.Buf, make([]byte, n)...)
+			m, err := base64.StdEncoding.Decode(out.Buf[start:], v)
+			if err != nil {
+				out.Buf = out.Buf[:start]
+				return false
+			}
+			out.Buf = out.Buf[:start+m]
+		}
+		out.Vals = append(out.Vals, out.Buf[start:])
+	}
+	return len(out.Vals) > 0
 }
 
 // evaluator is a compiled condition node.
@@ -117,10 +178,9 @@ const (
 type cmpEval struct {
 	slot int
 	op   cmpOp
-	val  []byte
-	num  bool    // numeric comparison (len())
-	nval float64 // the constant as a number, when num
-	glob *globPattern
+	val  []byte // the constant (the pattern for glob and iglob)
+	num  bool   // numeric comparison (a Number field or len())
+	nval number // the constant as a number, when num
 }
 
 func (c *cmpEval) eval(st *State) bool {
@@ -128,43 +188,51 @@ func (c *cmpEval) eval(st *State) bool {
 	if !ok || len(vals) == 0 {
 		return false
 	}
-	return compare(c.op, vals[0], c.val, c.num, c.nval, c.glob)
+	if c.num {
+		return c.test(vals[0])
+	}
+	return compareBytes(c.op, vals[0], c.val)
 }
 
-func compare(op cmpOp, v, k []byte, num bool, nk float64, g *globPattern) bool {
-	if num {
-		nv, ok := parseNum(v)
-		if !ok {
-			return false
-		}
-		switch op {
-		case opEq:
-			return nv == nk
-		case opNe:
-			return nv != nk
-		case opLt:
-			return nv < nk
-		case opLe:
-			return nv <= nk
-		case opGt:
-			return nv > nk
-		case opGe:
-			return nv >= nk
-		}
+// test applies the comparison to the value v.
+func (c *cmpEval) test(v []byte) bool {
+	if c.num {
+		nv, ok := parseNumber(v)
+		return ok && order(c.op, cmpNumber(nv, c.nval))
 	}
+	return compareBytes(c.op, v, c.val)
+}
+
+// order applies an equality or ordering operator to the result of a
+// three-way comparison.
+func order(op cmpOp, c int) bool {
+	switch op {
+	case opEq:
+		return c == 0
+	case opNe:
+		return c != 0
+	case opLt:
+		return c < 0
+	case opLe:
+		return c <= 0
+	case opGt:
+		return c > 0
+	case opGe:
+		return c >= 0
+	}
+	return false
+}
+
+// compareBytes applies a string operator: the ordering operators compare
+// lexicographically, as strcmp does.
+func compareBytes(op cmpOp, v, k []byte) bool {
 	switch op {
 	case opEq:
 		return bytes.Equal(v, k)
 	case opNe:
 		return !bytes.Equal(v, k)
-	case opLt:
-		return bytes.Compare(v, k) < 0
-	case opLe:
-		return bytes.Compare(v, k) <= 0
-	case opGt:
-		return bytes.Compare(v, k) > 0
-	case opGe:
-		return bytes.Compare(v, k) >= 0
+	case opLt, opLe, opGt, opGe:
+		return order(op, bytes.Compare(v, k))
 	case opContains:
 		return bytes.Contains(v, k)
 	case opIContains:
@@ -173,18 +241,21 @@ func compare(op cmpOp, v, k []byte, num bool, nk float64, g *globPattern) bool {
 		return bytes.HasPrefix(v, k)
 	case opEndsWith:
 		return bytes.HasSuffix(v, k)
-	case opGlob, opIGlob:
-		return g.match(v)
+	case opGlob:
+		return globMatch(k, v, false)
+	case opIGlob:
+		return globMatch(k, v, true)
 	}
 	return false
 }
 
 // fieldCmpEval compares a field with another field of the same event: val().
+// A glob pattern taken from the other field is matched in place, so nothing
+// is compiled or allocated per event.
 type fieldCmpEval struct {
 	slot, other int
 	op          cmpOp
-	num         bool
-	glob        *globPattern
+	num         bool // both sides numeric
 }
 
 func (c *fieldCmpEval) eval(st *State) bool {
@@ -196,18 +267,15 @@ func (c *fieldCmpEval) eval(st *State) bool {
 	if !ok || len(b) == 0 {
 		return false
 	}
-	nk := 0.0
 	if c.num {
-		var ok bool
-		if nk, ok = parseNum(b[0]); !ok {
+		na, ok := parseNumber(a[0])
+		if !ok {
 			return false
 		}
+		nb, ok := parseNumber(b[0])
+		return ok && order(c.op, cmpNumber(na, nb))
 	}
-	g := c.glob
-	if c.op == opGlob || c.op == opIGlob {
-		g = compileGlob(string(b[0]), c.op == opIGlob)
-	}
-	return compare(c.op, a[0], b[0], c.num, nk, g)
+	return compareBytes(c.op, a[0], b[0])
 }
 
 // regexEval is a full-match regular expression.
@@ -256,6 +324,8 @@ func (s *setEval) eval(st *State) bool {
 }
 
 // pmatchEval: the value is one of the paths or lies beneath one of them.
+// The compiler accepts pmatch only on single-valued fields (list fields take
+// only exists, in and intersects), so just the first value is tested.
 type pmatchEval struct {
 	slot  int
 	paths []pathPattern
@@ -266,11 +336,33 @@ func (p *pmatchEval) eval(st *State) bool {
 	if !ok || len(vals) == 0 {
 		return false
 	}
-	for _, v := range vals {
-		for i := range p.paths {
-			if p.paths[i].match(v) {
-				return true
-			}
+	for i := range p.paths {
+		if p.paths[i].match(vals[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// numSetEval is in / intersects on a numeric value: numeric equality with
+// one of the constants.
+type numSetEval struct {
+	slot int
+	nums []number
+}
+
+func (s *numSetEval) eval(st *State) bool {
+	vals, ok := st.get(s.slot)
+	if !ok || len(vals) == 0 {
+		return false
+	}
+	v, ok := parseNumber(vals[0])
+	if !ok {
+		return false
+	}
+	for _, k := range s.nums {
+		if cmpNumber(v, k) == 0 {
+			return true
 		}
 	}
 	return false
@@ -292,7 +384,7 @@ func (m *modEval) eval(st *State) bool {
 	}
 	n := 0
 	for _, it := range m.items {
-		if compare(it.op, vals[0], it.val, it.num, it.nval, it.glob) {
+		if it.test(vals[0]) {
 			n++
 		}
 	}

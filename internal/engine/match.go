@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -35,37 +36,174 @@ func lower(c byte) byte {
 	return c
 }
 
-// parseNum parses a decimal or 0x hex number.
-func parseNum(b []byte) (float64, bool) {
-	s := string(b) // no allocation: the conversion does not escape
-	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
-		n, err := strconv.ParseUint(s[2:], 16, 64)
-		return float64(n), err == nil
+// number is a parsed numeric value. Integers (decimal, or 0x hex) are held
+// exactly as a sign and a magnitude, so that nanosecond timestamps beyond
+// 2^53 compare exactly; only a number written with a fraction or an
+// exponent, or an integer too large for 64 bits, is a float.
+type number struct {
+	mag     uint64  // |integer|, when !isFloat
+	neg     bool    // the integer is negative (never for zero)
+	isFloat bool    // the number is f
+	f       float64 // the value, when isFloat
+}
+
+// parseNumber parses the number syntax of the condition language: 0x
+// followed by hex digits, or [+-]digits with an optional fraction and
+// exponent.
+func parseNumber(b []byte) (number, bool) {
+	if len(b) > 2 && b[0] == '0' && (b[1] == 'x' || b[1] == 'X') {
+		var n uint64
+		for _, c := range b[2:] {
+			d := hexVal(c)
+			if d < 0 || n > (1<<64-1)>>4 {
+				return number{}, false
+			}
+			n = n<<4 | uint64(d)
+		}
+		return number{mag: n}, true
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	return f, err == nil
-}
-
-// globPattern is a shell wildcard pattern with fnmatch(3) semantics and no
-// flags: '*' matches any run of bytes, including '/'; '?' one byte; [...] a
-// byte class with ranges and '!' or '^' negation; '\' escapes.
-type globPattern struct {
-	pat  string
-	fold bool
-}
-
-func compileGlob(p string, fold bool) *globPattern {
-	if fold {
-		p = strings.ToLower(p)
+	i := 0
+	neg := false
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
+		i++
 	}
-	return &globPattern{pat: p, fold: fold}
+	digits := i
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	if i == digits {
+		return number{}, false
+	}
+	intEnd := i
+	if i < len(b) && b[i] == '.' {
+		i++
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		exp := i
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+		if i == exp {
+			return number{}, false
+		}
+	}
+	if i != len(b) {
+		return number{}, false
+	}
+	if intEnd == len(b) {
+		var n uint64
+		overflow := false
+		for _, c := range b[digits:] {
+			d := uint64(c - '0')
+			if n > (1<<64-1-d)/10 {
+				overflow = true
+				break
+			}
+			n = n*10 + d
+		}
+		if !overflow {
+			return number{mag: n, neg: neg && n != 0}, true
+		}
+	}
+	f, err := strconv.ParseFloat(string(b), 64) // no allocation: the conversion does not escape
+	if err != nil {
+		return number{}, false
+	}
+	return number{isFloat: true, f: f}, true
 }
 
-func (g *globPattern) match(v []byte) bool { return globMatch(g.pat, v, g.fold) }
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// globMatch matches with backtracking on the last '*' only, which is linear
-// for patterns without nested stars and at worst O(len(p)*len(v)).
-func globMatch(p string, v []byte, fold bool) bool {
+func hexVal(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// cmpNumber compares a and b exactly and returns -1, 0 or +1.
+func cmpNumber(a, b number) int {
+	switch {
+	case !a.isFloat && !b.isFloat:
+		return cmpInt(a.neg, a.mag, b.neg, b.mag)
+	case a.isFloat && b.isFloat:
+		return cmpFloat(a.f, b.f)
+	case b.isFloat:
+		return cmpIntFloat(a.neg, a.mag, b.f)
+	}
+	return -cmpIntFloat(b.neg, b.mag, a.f)
+}
+
+func cmpInt(an bool, am uint64, bn bool, bm uint64) int {
+	if an != bn {
+		if an {
+			return -1
+		}
+		return 1
+	}
+	c := 0
+	if am < bm {
+		c = -1
+	} else if am > bm {
+		c = 1
+	}
+	if an {
+		return -c
+	}
+	return c
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// cmpIntFloat compares the integer with sign neg and magnitude mag with f,
+// exactly: the integral part of f is compared as an integer, then its
+// fraction breaks a tie.
+func cmpIntFloat(neg bool, mag uint64, f float64) int {
+	t := math.Trunc(f)
+	if t >= 0x1p64 {
+		return -1
+	}
+	if t <= -0x1p64 {
+		return 1
+	}
+	if c := cmpInt(neg, mag, t < 0, uint64(math.Abs(t))); c != 0 {
+		return c
+	}
+	return cmpFloat(0, f-t)
+}
+
+// globMatch matches v against the shell wildcard pattern p with fnmatch(3)
+// semantics and no flags: '*' matches any run of bytes, including '/'; '?'
+// one byte; [...] a byte class with ranges and '!' or '^' negation; '\'
+// escapes. With fold (iglob) case is ignored as fnmatch's FNM_CASEFOLD does
+// in the C locale: for ASCII letters only, in the pattern and in the value
+// alike. The pattern is a string for pmatch components and a []byte for
+// glob operands, constant or from val(), which are matched in place.
+//
+// It backtracks on the last '*' only, which is linear for patterns without
+// nested stars and at worst O(len(p)*len(v)).
+func globMatch[P string | []byte](p P, v []byte, fold bool) bool {
 	pi, vi := 0, 0
 	starP, starV := -1, 0
 	for vi < len(v) {
@@ -119,14 +257,14 @@ func globMatch(p string, v []byte, fold bool) bool {
 
 func byteEq(p, c byte, fold bool) bool {
 	if fold {
-		return p == lower(c)
+		return lower(p) == lower(c)
 	}
 	return p == c
 }
 
 // matchClass matches c against the class starting at p[i] == '['. valid is
 // false when the class is not terminated.
-func matchClass(p string, i int, c byte, fold bool) (ok bool, next int, valid bool) {
+func matchClass[P string | []byte](p P, i int, c byte, fold bool) (ok bool, next int, valid bool) {
 	if fold {
 		c = lower(c)
 	}
@@ -148,6 +286,9 @@ func matchClass(p string, i int, c byte, fold bool) (ok bool, next int, valid bo
 		if j+2 < len(p) && p[j+1] == '-' && p[j+2] != ']' {
 			hi = p[j+2]
 			j += 2
+		}
+		if fold {
+			lo, hi = lower(lo), lower(hi)
 		}
 		if lo <= c && c <= hi {
 			ok = true

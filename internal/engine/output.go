@@ -1,12 +1,11 @@
 package engine
 
 import (
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/vigilsec/vigil/internal/alert"
-	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/condition"
 	"github.com/vigilsec/vigil/internal/field"
 )
@@ -23,67 +22,24 @@ type part struct {
 	width int    // %Nfield: pad or truncate to N bytes; 0 = as is
 }
 
+// maxOutputWidth caps N in %Nfield. Falco sets no limit, but rule files come
+// from users, and an unbounded width lets one rule make every alert of it
+// arbitrarily large (or overflow int). No real output pads a value to more
+// than a line; a larger N is a load error.
+const maxOutputWidth = 1024
+
 // outRef is a field reference in an output.
 type outRef struct {
-	key   string // output_fields key: the inner field as written
+	key   string // output_fields key
 	slot  int    // the (possibly transformed) value printed
-	kslot int    // the untransformed field, for output_fields
+	kslot int    // the value listed under key in output_fields
 }
 
-// extract computes slot s's values for the current event.
-func (s *slot) extract(ev *audit.Event, out *field.Values, st *State) bool {
-	if s.base < 0 {
-		return s.ext(ev, out)
-	}
-	vals, ok := st.get(s.base)
-	if !ok {
-		return false
-	}
-	switch s.tf {
-	case "len":
-		n := len(vals)
-		if !st.p.slots[s.base].list && len(vals) > 0 {
-			n = len(vals[0])
-		}
-		start := len(out.Buf)
-		out.Buf = strconv.AppendInt(out.Buf, int64(n), 10)
-		out.Vals = append(out.Vals, out.Buf[start:])
-		return true
-	}
-	for _, v := range vals {
-		start := len(out.Buf)
-		switch s.tf {
-		case "tolower":
-			for _, c := range v {
-				out.Buf = append(out.Buf, lower(c))
-			}
-		case "toupper":
-			for _, c := range v {
-				if c >= 'a' && c <= 'z' {
-					c -= 'a' - 'A'
-				}
-				out.Buf = append(out.Buf, c)
-			}
-		case "basename":
-			i := len(v) - 1
-			for i >= 0 && v[i] != '/' {
-				i--
-			}
-			out.Buf = append(out.Buf, v[i+1:]...)
-		case "b64":
-			n := base64.StdEncoding.DecodedLen(len(v))
-			out.Buf = append(out.Buf, make([]byte, n)...)
-			m, err := base64.StdEncoding.Decode(out.Buf[start:], v)
-			if err != nil {
-				out.Buf = out.Buf[:start]
-				return false
-			}
-			out.Buf = out.Buf[:start+m]
-		}
-		out.Vals = append(out.Vals, out.Buf[start:])
-	}
-	return len(out.Vals) > 0
-}
+// unknownFieldError reports an output reference to a field that does not
+// exist; skip-if-unknown-filter tolerates it.
+type unknownFieldError struct{ name string }
+
+func (e *unknownFieldError) Error() string { return fmt.Sprintf("unknown field %q", e.name) }
 
 // template compiles a rule output. pos is the position of output[0].
 func (c *compiler) template(output string, pos condition.Pos) *template {
@@ -107,11 +63,18 @@ func (c *compiler) template(output string, pos condition.Pos) *template {
 		i++
 		width := 0
 		for i < len(output) && output[i] >= '0' && output[i] <= '9' {
-			width = width*10 + int(output[i]-'0')
+			if width = width*10 + int(output[i]-'0'); width > maxOutputWidth {
+				c.errorf(pos+condition.Pos(start), "LOAD_ERR_COMPILE_OUTPUT", "invalid output format: width exceeds the maximum of %d", maxOutputWidth)
+				return t
+			}
 			i++
 		}
 		ref, n, err := c.parseOutputRef(output[i:])
 		if err != nil {
+			var unknown *unknownFieldError
+			if errors.As(err, &unknown) {
+				c.unknown++
+			}
 			c.errorf(pos+condition.Pos(start), "LOAD_ERR_COMPILE_OUTPUT", "invalid output format: %v", err)
 			return t
 		}
@@ -130,7 +93,9 @@ func (c *compiler) template(output string, pos condition.Pos) *template {
 }
 
 // parseOutputRef parses the field or transformer after a '%': the longest
-// prefix of s that names a known field, with its [argument].
+// prefix of s that names a known field, with its [argument]. It binds the
+// slots it needs and reports errors only through its result; an unknown
+// field is an *unknownFieldError.
 func (c *compiler) parseOutputRef(s string) (outRef, int, error) {
 	// Transformer: name(...)
 	j := 0
@@ -183,8 +148,7 @@ func (c *compiler) parseOutputRef(s string) (outRef, int, error) {
 		}
 	}
 	if def == nil {
-		c.unknown++
-		return outRef{}, 0, fmt.Errorf("unknown field %q", takeIdent(s))
+		return outRef{}, 0, &unknownFieldError{name: takeIdent(s)}
 	}
 	name := s[:j]
 	arg, hasArg := "", false
@@ -226,8 +190,11 @@ func (c *compiler) parseOutputRef(s string) (outRef, int, error) {
 }
 
 // outputField binds a field reference given on its own, e.g. --append-field.
+// Like Falco's append_output, the output_fields key is the reference as
+// given and its value is the one printed: for "tolower(ka.verb)" the key is
+// "tolower(ka.verb)" and the value the lowered verb. (Inside a rule output a
+// transformed reference lists its inner field instead; see template.)
 func (c *compiler) outputField(name string) (outRef, error) {
-	c.errs = 0
 	ref, n, err := c.parseOutputRef(name)
 	if err != nil {
 		return outRef{}, err
@@ -235,7 +202,7 @@ func (c *compiler) outputField(name string) (outRef, error) {
 	if n != len(name) {
 		return outRef{}, fmt.Errorf("unexpected text %q after field %s", name[n:], name[:n])
 	}
-	return ref, nil
+	return outRef{key: name, slot: ref.slot, kslot: ref.slot}, nil
 }
 
 func isIdentByte(c byte) bool {
