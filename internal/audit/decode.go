@@ -81,10 +81,26 @@ type Options struct {
 
 // Decoder reads audit events from a stream holding any sequence of Event
 // objects, EventList objects and JSON arrays of them, separated by
-// whitespace: one JSON document or JSON lines. Memory stays bounded by the
-// event size limit: an EventList or array is streamed element by element,
-// however large it is. A malformed item is reported with its position and
-// skipped; after a syntax error the decoder resumes at the next line.
+// whitespace: one JSON document or JSON lines. A malformed item is reported
+// with its position and skipped; after a syntax error the decoder resumes at
+// the next line.
+//
+// Memory stays bounded by the event size limit, however large the input:
+//
+//   - A top-level array is streamed element by element. Each element, an
+//     Event or an EventList, is read whole and must fit the limit.
+//   - A top-level object whose first member is "kind":"EventList", the order
+//     in which the API server writes it, is streamed item by item.
+//   - Any other top-level object that fits the limit is read whole and
+//     classified: an Event, an EventList, or not an audit event.
+//   - A larger object is streamed member by member. An audit Event never has
+//     an "items" member, so its "items" array, if it has one, is streamed
+//     item by item, each item bounded by the limit. If a "kind" other than
+//     "EventList" came before the items, they are skipped and the object is
+//     reported once as not_audit_event. If the kind comes only after the
+//     items, or never, the items have already been returned when that is
+//     found out; the object is then reported as not_audit_event after them.
+//     A large object without an items array is reported as too_large.
 type Decoder struct {
 	r   io.Reader
 	opt Options
@@ -97,30 +113,47 @@ type Decoder struct {
 	eof      bool  // r returned EOF
 	rerr     error // sticky read error
 
-	// Container being streamed. A top-level array, or the items array of
-	// an EventList that is being streamed.
+	// Newline cursor: buf[:nlPos] holds nlCount newlines. lineAt moves it
+	// forward, so reporting many errors costs one pass over the input.
+	nlPos, nlCount int
+	nlWork         int64 // bytes scanned for newlines (tests check it stays linear)
+
+	// Containers being streamed: a top-level array, or a top-level object
+	// and its items array.
 	stack []frame
 	// In-memory list whose items are being handed out (an EventList or
 	// array small enough to have been read whole).
 	pending    rawjson.Elements
 	hasPending bool
-	pendBase   int64 // input offset of the pending list's first byte
 	pendItem   int
 }
 
 type frameKind uint8
 
 const (
-	frameArray    frameKind = iota // top-level array: elements are events or lists
-	frameItems                     // items array of a streamed EventList
-	frameEventObj                  // the EventList object around frameItems
+	frameArray  frameKind = iota // top-level array: elements are events or lists
+	frameItems                   // items array of a streamed object
+	frameObject                  // top-level object streamed member by member
+)
+
+// listKind is what the "kind" member of a streamed object said.
+type listKind uint8
+
+const (
+	kindUnseen    listKind = iota // no "kind" member yet
+	kindEventList                 // "kind":"EventList"
+	kindOther                     // any other kind
 )
 
 type frame struct {
 	kind  frameKind
-	n     int   // elements (or members) seen
-	items bool  // frameEventObj: an items array was found
-	start int64 // input offset where the container starts
+	n     int      // elements (or members) seen
+	start int64    // input offset where the container starts
+	line  int      // line where the container starts (the buffer may have moved on)
+	list  listKind // frameObject: its "kind" so far
+	items bool     // frameObject: an items array was found
+	big   bool     // frameObject: streamed because it exceeds the event size limit
+	done  bool     // frameObject: the object has been reported as skipped
 }
 
 // NewDecoder returns a decoder for r. Gzip input is detected by its magic
@@ -182,20 +215,39 @@ func (d *Decoder) offsetOf(v []byte) int64 {
 	return d.base + int64(cap(d.buf)-cap(v))
 }
 
+// countNL counts the newlines in b.
+func (d *Decoder) countNL(b []byte) int {
+	d.nlWork += int64(len(b))
+	return bytes.Count(b, []byte{'\n'})
+}
+
 // lineAt returns the 1-based line of input offset off, which must be in buf.
+// Offsets at or after the newline cursor move it forward; an earlier offset
+// is counted from the cursor or from buf[0], whichever is nearer.
 func (d *Decoder) lineAt(off int64) int {
-	i := int(off - d.base)
-	if i < 0 {
-		return d.lines + 1
+	i := max(0, min(int(off-d.base), d.end))
+	switch {
+	case i >= d.nlPos:
+		d.nlCount += d.countNL(d.buf[d.nlPos:i])
+		d.nlPos = i
+		return d.lines + d.nlCount + 1
+	case i < d.nlPos-i:
+		return d.lines + d.countNL(d.buf[:i]) + 1
+	default:
+		return d.lines + d.nlCount - d.countNL(d.buf[i:d.nlPos]) + 1
 	}
-	if i > d.end {
-		i = d.end
-	}
-	return d.lines + bytes.Count(d.buf[:i], []byte{'\n'}) + 1
 }
 
 func (d *Decoder) fail(off int64, item int, reason Reason, err error) *Error {
-	return &Error{Input: d.opt.Name, Line: d.lineAt(off), Offset: off, Item: item, Reason: reason, Err: err}
+	return d.failLine(off, d.lineAt(off), item, reason, err)
+}
+
+func (d *Decoder) failLine(off int64, line, item int, reason Reason, err error) *Error {
+	return &Error{Input: d.opt.Name, Line: line, Offset: off, Item: item, Reason: reason, Err: err}
+}
+
+func (d *Decoder) tooLarge() error {
+	return fmt.Errorf("%w (%d bytes)", errTooLarge, d.lim.MaxEventSize)
 }
 
 // fill reads more input, keeping buf[pos:end]. It reports false at EOF or on
@@ -205,7 +257,12 @@ func (d *Decoder) fill() bool {
 		return false
 	}
 	if d.pos > 0 {
-		d.lines += bytes.Count(d.buf[:d.pos], []byte{'\n'})
+		// Advance the newline cursor to pos (it may already be past it),
+		// then drop buf[:pos] from both the buffer and the cursor.
+		nl := d.lineAt(d.base+int64(d.pos)) - d.lines - 1
+		d.lines += nl
+		d.nlCount -= nl
+		d.nlPos -= d.pos
 		d.base += int64(d.pos)
 		n := copy(d.buf, d.buf[d.pos:d.end])
 		d.pos, d.end = 0, n
@@ -267,18 +324,34 @@ func (d *Decoder) endErr() error {
 //
 // Only the first limit bytes of the input are ever scanned for the value, so
 // the outcome (value, syntax error or too large) does not depend on how much
-// input happens to be buffered.
+// input happens to be buffered, nor on whether the end of input has been
+// seen yet. In particular a number that fills all limit bytes is too large
+// even if the input ends right there: telling would take one more byte.
+//
+// A value cut off by the end of the buffer is scanned again, whole, once
+// more input has arrived. To keep that linear when input trickles in, it is
+// rescanned only when a skim of the new bytes says it may have ended (or
+// gone wrong), or when the buffered part has doubled since the last scan.
+// Scanning a longer prefix never changes the outcome, only when it is known.
 func (d *Decoder) readValue(limit int, v rawjson.Visitor, ev *Event) (val []byte, err error) {
+	var sk skim
+	scanned := -1 // bytes of the value scanned last time
 	for {
 		data := d.buf[d.pos:d.end]
 		window := data[:min(len(data), limit)]
-		more := len(window) < len(data) || (!d.eof && d.rerr == nil)
+		full := len(window) >= limit
+		more := !full && !d.eof && d.rerr == nil
+		if more && scanned >= 0 && len(window) < 2*scanned && !sk.mayEnd(window) {
+			d.fill()
+			continue
+		}
+		scanned = len(window)
 		if ev != nil {
 			ev.Raw = data
 			ev.top = [numKeys]span{}
 		}
 		n, serr := rawjson.Scan(window, d.lim.MaxDepth, v)
-		if serr == nil && n == len(window) && more && rawjson.KindOf(window) == rawjson.Number {
+		if serr == nil && n == len(window) && (full || more) && rawjson.KindOf(window) == rawjson.Number {
 			// A number that reaches the end of what was scanned may go on.
 			serr = rawjson.ErrUnexpectedEnd
 		}
@@ -287,7 +360,7 @@ func (d *Decoder) readValue(limit int, v rawjson.Visitor, ev *Event) (val []byte
 			return data[:n], nil
 		case !errors.Is(serr, rawjson.ErrUnexpectedEnd):
 			return nil, serr
-		case len(window) >= limit:
+		case full:
 			return nil, errTooLarge
 		case !more:
 			return nil, serr
@@ -296,9 +369,88 @@ func (d *Decoder) readValue(limit int, v rawjson.Visitor, ev *Event) (val []byte
 	}
 }
 
+// skim follows a value's strings and nesting through the bytes seen so far,
+// without validating it, to tell readValue when scanning it again is useless.
+type skim struct {
+	i      int  // bytes of the value looked at
+	depth  int  // open objects and arrays
+	inStr  bool // inside a string
+	esc    bool // after a backslash in a string
+	scalar bool // the value is a number or literal
+}
+
+// mayEnd reports whether the value at b[0] may end within b, or hold a byte
+// that cannot occur where it is. It looks only at the bytes after those of
+// the previous call. Other errors, such as a missing comma, are left for
+// the next scan to find.
+func (s *skim) mayEnd(b []byte) bool {
+	if s.i == 0 {
+		if len(b) == 0 {
+			return false
+		}
+		switch b[0] {
+		case '{', '[':
+			s.depth = 1
+		case '"':
+			s.inStr = true
+		default:
+			s.scalar = true
+		}
+		s.i = 1
+	}
+	for ; s.i < len(b); s.i++ {
+		c := b[s.i]
+		switch {
+		case s.inStr:
+			switch {
+			case s.esc:
+				s.esc = false
+			case c == '\\':
+				s.esc = true
+			case c == '"':
+				s.inStr = false
+				if s.depth == 0 {
+					s.i++
+					return true
+				}
+			case c < 0x20:
+				return true // invalid in a string
+			}
+		case s.scalar:
+			if !isScalarByte(c) {
+				return true
+			}
+		case c == '"':
+			s.inStr = true
+		case c == '{' || c == '[':
+			s.depth++
+		case c == '}' || c == ']':
+			s.depth--
+			if s.depth == 0 {
+				s.i++
+				return true
+			}
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ':' || isScalarByte(c):
+		default:
+			return true // invalid outside a string
+		}
+	}
+	return false
+}
+
+// isScalarByte reports whether c can occur in a JSON number or literal.
+func isScalarByte(c byte) bool {
+	switch c {
+	case '-', '+', '.', 'e', 'E', 't', 'r', 'u', 'f', 'a', 'l', 's', 'n':
+		return true
+	}
+	return c >= '0' && c <= '9'
+}
+
 // skipValue consumes the value at d.pos without keeping it, whatever its
 // size. It only tracks strings and nesting; it is used for values already
-// known to be unwanted or too large.
+// known to be unwanted or too large. A scalar ends before the ',', space,
+// '}' or ']' that follows it: those belong to the enclosing container.
 func (d *Decoder) skipValue() {
 	depth := 0
 	inStr, esc := false, false
@@ -306,7 +458,6 @@ func (d *Decoder) skipValue() {
 	for {
 		for d.pos < d.end {
 			c := d.buf[d.pos]
-			d.pos++
 			switch {
 			case inStr:
 				if esc {
@@ -316,6 +467,7 @@ func (d *Decoder) skipValue() {
 				} else if c == '"' {
 					inStr = false
 					if depth == 0 {
+						d.pos++
 						return
 					}
 				}
@@ -325,18 +477,22 @@ func (d *Decoder) skipValue() {
 				depth++
 				started = true
 			case c == '}' || c == ']':
+				if depth == 0 {
+					return
+				}
 				depth--
-				if depth <= 0 {
+				if depth == 0 {
+					d.pos++
 					return
 				}
 			case c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r':
 				if depth == 0 && started {
-					d.pos--
 					return
 				}
 			default:
 				started = true
 			}
+			d.pos++
 		}
 		if !d.fill() {
 			return
@@ -376,8 +532,7 @@ func (d *Decoder) syntaxFail(start int64, item int, err error) *Error {
 	case errors.Is(err, rawjson.ErrUnexpectedEnd):
 		err = rawjson.ErrUnexpectedEnd
 	}
-	e := d.fail(off, item, reason, err)
-	return e
+	return d.fail(off, item, reason, err)
 }
 
 // top handles one top-level value.
@@ -390,13 +545,25 @@ func (d *Decoder) top(ev *Event) error {
 	switch c {
 	case '[':
 		d.pos++
-		d.stack = append(d.stack, frame{kind: frameArray})
+		d.stack = append(d.stack, frame{kind: frameArray, start: start})
 		return errAgain
 	case '{':
 		if d.isStreamedEventList() {
 			return errAgain
 		}
-		return d.whole(ev, start, -1)
+		v, err := d.readValue(d.lim.MaxEventSize, indexer{ev}, ev)
+		if errors.Is(err, errTooLarge) {
+			// Too large to be one event, but possibly an EventList whose
+			// kind is not its first member: look at its members one by one.
+			d.stack = append(d.stack, frame{kind: frameObject, start: start, line: d.lineAt(start), big: true})
+			d.pos++
+			return errAgain
+		}
+		if err != nil {
+			return d.valueFail(start, -1, err)
+		}
+		d.pos += len(v)
+		return d.classify(ev, v, start, -1)
 	default:
 		v, err := d.readValue(d.lim.MaxEventSize, nil, nil)
 		if err != nil {
@@ -407,21 +574,22 @@ func (d *Decoder) top(ev *Event) error {
 	}
 }
 
-// valueFail turns a readValue error into an *Error, consuming what must be
-// consumed so that decoding can go on.
+// valueFail turns a readValue error for the value at start into an *Error,
+// then consumes what must be consumed so that decoding can go on. The
+// error is built first, while start is still in the buffer.
 func (d *Decoder) valueFail(start int64, item int, err error) error {
 	if errors.Is(err, errTooLarge) {
-		d.skipValue()
-		return d.fail(start, item, ReasonTooLarge, fmt.Errorf("%w (%d bytes)", errTooLarge, d.lim.MaxEventSize))
-	}
-	var de *rawjson.DepthError
-	if errors.As(err, &de) {
-		e := d.syntaxFail(start, item, err)
+		e := d.fail(start, item, ReasonTooLarge, d.tooLarge())
 		d.skipValue()
 		return e
 	}
 	e := d.syntaxFail(start, item, err)
-	d.resync()
+	var de *rawjson.DepthError
+	if errors.As(err, &de) {
+		d.skipValue()
+	} else {
+		d.resync()
+	}
 	return e
 }
 
@@ -469,7 +637,7 @@ func (d *Decoder) startPending(list []byte) {
 // event parses one list element as an event.
 func (d *Decoder) event(ev *Event, v []byte, off int64, item int) error {
 	if len(v) > d.lim.MaxEventSize {
-		return d.fail(off, item, ReasonTooLarge, fmt.Errorf("%w (%d bytes)", errTooLarge, d.lim.MaxEventSize))
+		return d.fail(off, item, ReasonTooLarge, d.tooLarge())
 	}
 	if rawjson.KindOf(v) != rawjson.Object {
 		return d.fail(off, item, ReasonNotAudit, errNotAudit)
@@ -504,30 +672,49 @@ func (d *Decoder) stamp(ev *Event, off int64) {
 	ev.Input = d.opt.Name
 }
 
-// ensure tries to have at least n unread bytes buffered.
-func (d *Decoder) ensure(n int) {
-	for d.end-d.pos < n && d.fill() {
-	}
-}
+// streamedListPrefix bounds how far isStreamedEventList looks, so that its
+// answer does not depend on how much input is buffered.
+const streamedListPrefix = 256
 
 // isStreamedEventList checks whether the object at d.pos begins with
 // "kind":"EventList", the order in which the API server writes it. If so it
 // consumes that much and starts streaming the list's members, so that a body
 // of any size is decoded one item at a time and each item is scanned once.
+// It reads no more input than it needs to tell, so that a small event on a
+// live stream is not held back waiting for the next one.
 func (d *Decoder) isStreamedEventList() bool {
-	d.ensure(256)
-	b := d.buf[d.pos:d.end]
-	i := rawjsonWS(b, 1)
-	for _, lit := range []string{`"kind"`, `:`, `"EventList"`} {
-		if !bytes.HasPrefix(b[i:], []byte(lit)) {
+	for {
+		b := d.buf[d.pos:min(d.end, d.pos+streamedListPrefix)]
+		n, match, decided := matchListPrefix(b)
+		if !decided && len(b) < streamedListPrefix && d.fill() {
+			continue
+		}
+		if !match || !decided {
 			return false
+		}
+		start := d.base + int64(d.pos)
+		d.stack = append(d.stack, frame{kind: frameObject, n: 1, start: start, line: d.lineAt(start), list: kindEventList})
+		d.pos += n
+		return true
+	}
+}
+
+// matchListPrefix matches b, which starts with '{', against
+// {"kind":"EventList" with optional whitespace. It reports the length of
+// the match, and whether more bytes would be needed to decide.
+func matchListPrefix(b []byte) (n int, match, decided bool) {
+	i := rawjsonWS(b, 1)
+	for _, lit := range [...]string{`"kind"`, `:`, `"EventList"`} {
+		rest := b[i:]
+		if len(rest) < len(lit) {
+			return 0, false, string(rest) != lit[:len(rest)]
+		}
+		if string(rest[:len(lit)]) != lit {
+			return 0, false, true
 		}
 		i = rawjsonWS(b, i+len(lit))
 	}
-	start := d.base + int64(d.pos)
-	d.pos += i
-	d.stack = append(d.stack, frame{kind: frameEventObj, n: 1, start: start})
-	return true
+	return i, true, true
 }
 
 func rawjsonWS(b []byte, i int) int {
@@ -563,47 +750,58 @@ func (d *Decoder) nextInContainer(ev *Event) error {
 		d.stack = d.stack[:0]
 		return d.fail(d.base+int64(d.pos), -1, ReasonMalformed, rawjson.ErrUnexpectedEnd)
 	}
-	switch f.kind {
-	case frameArray, frameItems:
-		closer := byte(']')
-		if c == closer {
-			d.pos++
-			d.stack = d.stack[:len(d.stack)-1]
+	if f.kind == frameObject {
+		return d.nextMember(f, c)
+	}
+	if c == ']' {
+		d.pos++
+		d.stack = d.stack[:len(d.stack)-1]
+		return errAgain
+	}
+	if f.n > 0 {
+		if c != ',' {
+			return d.containerSyntax(f.n, "after array element")
+		}
+		d.pos++
+		if _, ok := d.peek(); !ok {
+			return d.containerSyntax(f.n, "after array element")
+		}
+	}
+	item := f.n
+	f.n++
+	start := d.base + int64(d.pos)
+	if f.kind == frameArray {
+		return d.whole(ev, start, item)
+	}
+	v, err := d.readValue(d.lim.MaxEventSize, indexer{ev}, ev)
+	if err != nil {
+		return d.valueFail(start, item, err)
+	}
+	d.pos += len(v)
+	if rawjson.KindOf(v) != rawjson.Object {
+		return d.fail(start, item, ReasonNotAudit, errNotAudit)
+	}
+	return d.finish(ev, v, start, item)
+}
+
+// nextMember handles the next member of a top-level object streamed member
+// by member (f), or its end; c is the next input byte.
+func (d *Decoder) nextMember(f *frame, c byte) error {
+	if c == '}' {
+		d.pos++
+		d.stack = d.stack[:len(d.stack)-1]
+		switch {
+		case f.done, f.items && f.list == kindEventList:
 			return errAgain
+		case !f.items && f.big:
+			return d.failLine(f.start, f.line, -1, ReasonTooLarge, d.tooLarge())
+		default:
+			// No items, or items already returned but the kind is not
+			// EventList (it came after them, or never).
+			return d.failLine(f.start, f.line, -1, ReasonNotAudit, errNotAudit)
 		}
-		if f.n > 0 {
-			if c != ',' {
-				return d.containerSyntax(f.n, "after array element")
-			}
-			d.pos++
-			if _, ok := d.peek(); !ok {
-				return d.containerSyntax(f.n, "after array element")
-			}
-		}
-		item := f.n
-		f.n++
-		start := d.base + int64(d.pos)
-		if f.kind == frameArray {
-			return d.whole(ev, start, item)
-		}
-		v, err := d.readValue(d.lim.MaxEventSize, indexer{ev}, ev)
-		if err != nil {
-			return d.valueFail(start, item, err)
-		}
-		d.pos += len(v)
-		if rawjson.KindOf(v) != rawjson.Object {
-			return d.fail(start, item, ReasonNotAudit, errNotAudit)
-		}
-		return d.finish(ev, v, start, item)
-	default: // frameEventObj: between members of a streamed EventList
-		if c == '}' {
-			d.pos++
-			d.stack = d.stack[:len(d.stack)-1]
-			if !f.items {
-				return d.fail(f.start, -1, ReasonNotAudit, errNotAudit)
-			}
-			return errAgain
-		}
+	}
+	if f.n > 0 {
 		if c != ',' {
 			return d.containerSyntax(-1, "after object key:value pair")
 		}
@@ -611,31 +809,71 @@ func (d *Decoder) nextInContainer(ev *Event) error {
 		if _, ok := d.peek(); !ok {
 			return d.containerSyntax(-1, "looking for beginning of object key string")
 		}
-		key, err := d.readValue(1024, nil, nil)
-		if err != nil || rawjson.KindOf(key) != rawjson.String {
-			return d.containerSyntax(-1, "looking for beginning of object key string")
-		}
-		isItems := string(key) == `"items"`
+	}
+	f.n++
+	keyStart := d.base + int64(d.pos)
+	key, err := d.readValue(d.lim.MaxEventSize, nil, nil)
+	switch {
+	case errors.Is(err, errTooLarge) && d.buf[d.pos] == '"':
+		d.skipValue() // a key this long is neither "kind" nor "items"
+	case err != nil && d.buf[d.pos] == '"':
+		return d.valueFail(keyStart, -1, err)
+	case err != nil || rawjson.KindOf(key) != rawjson.String:
+		return d.containerSyntax(-1, "looking for beginning of object key string")
+	default:
 		d.pos += len(key)
-		if c, ok := d.peek(); !ok || c != ':' {
-			return d.containerSyntax(-1, "after object key")
-		}
-		d.pos++
-		c, ok = d.peek()
-		if !ok {
-			return d.containerSyntax(-1, "looking for beginning of value")
-		}
-		if isItems && c == '[' {
+	}
+	isKind := string(key) == `"kind"`
+	isItems := len(key) >= 2 && rawjson.KeyEqual(key[1:len(key)-1], "items")
+	if c, ok := d.peek(); !ok || c != ':' {
+		return d.containerSyntax(-1, "after object key")
+	}
+	d.pos++
+	c, ok := d.peek()
+	if !ok {
+		return d.containerSyntax(-1, "looking for beginning of value")
+	}
+	if isItems && c == '[' {
+		switch {
+		case f.items:
+			// A second items array: the in-memory path (rawjson.Get) only
+			// sees the first.
+			d.skipValue()
+		case f.list == kindOther:
+			f.items = true
+			d.skipValue()
+			if !f.done {
+				f.done = true
+				return d.failLine(f.start, f.line, -1, ReasonNotAudit, errNotAudit)
+			}
+		default:
 			f.items = true
 			d.pos++
-			d.stack = append(d.stack, frame{kind: frameItems})
-			return errAgain
+			d.stack = append(d.stack, frame{kind: frameItems, start: d.base + int64(d.pos-1)})
 		}
-		start := d.base + int64(d.pos)
-		if _, err := d.readValue(d.lim.MaxEventSize, nil, nil); err != nil && !errors.Is(err, errTooLarge) {
-			return d.valueFail(start, -1, err)
-		}
-		d.skipValue()
 		return errAgain
 	}
+	start := d.base + int64(d.pos)
+	v, err := d.readValue(d.lim.MaxEventSize, nil, nil)
+	switch {
+	case errors.Is(err, errTooLarge):
+		d.skipValue()
+	case err != nil:
+		return d.valueFail(start, -1, err)
+	default:
+		d.pos += len(v)
+	}
+	if isKind && f.list == kindUnseen {
+		// The first "kind" counts, as in Event.Top.
+		f.list = kindOther
+		if string(v) == `"EventList"` {
+			f.list = kindEventList
+		}
+		if f.list == kindOther && f.items && !f.done {
+			// The items have been returned already; report the object now.
+			f.done = true
+			return d.failLine(f.start, f.line, -1, ReasonNotAudit, errNotAudit)
+		}
+	}
+	return errAgain
 }

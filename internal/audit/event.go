@@ -6,6 +6,15 @@
 // top-level members, filled in by the same single pass that validates it.
 // Field extraction then reads values straight from those bytes: an event is
 // never decoded into maps or structs.
+//
+// Decoding is streamed, and memory is bounded by the event size limit
+// however large an EventList is. Objects within the limit are read whole
+// and classified before any of their items is returned. A larger object
+// that does not start with "kind":"EventList" is taken member by member:
+// when its "kind" comes after its "items" (keys sorted, as jq -S writes
+// them), the items are returned as events before the kind is seen, and if
+// the kind then turns out not to be "EventList", or is missing, the object
+// is reported as not_audit_event after its items. See Decoder.
 package audit
 
 import (
@@ -176,10 +185,16 @@ func Parse(ev *Event, raw []byte, maxDepth int) error {
 
 func (e *Event) setTime() error {
 	v := e.Top(KeyStageTimestamp)
-	if v == nil || !rawjson.IsPlainString(v) {
+	if len(v) < 2 || v[0] != '"' {
 		return errNoStageTimestamp
 	}
-	t, ok := ParseTime(v[1 : len(v)-1])
+	var t int64
+	var ok bool
+	if rawjson.IsPlainString(v) {
+		t, ok = ParseTime(v[1 : len(v)-1])
+	} else {
+		t, ok = parseEscapedTime(v)
+	}
 	if !ok {
 		return errBadTimestamp
 	}
@@ -187,12 +202,45 @@ func (e *Event) setTime() error {
 	return nil
 }
 
-// ParseTime parses an RFC 3339 timestamp with optional fractional seconds and
-// a Z or ±hh:mm offset, as Falco's plugin accepts it, into Unix nanoseconds.
-// A space in place of 'T' is rejected. It does not allocate.
+// parseEscapedTime parses a string value with JSON escapes, which Falco's
+// plugin resolves before parsing the time. Kept apart so that the common
+// path does not pay for the scratch buffer.
+//
+//go:noinline
+func parseEscapedTime(v []byte) (int64, bool) {
+	var scratch [64]byte
+	return ParseTime(rawjson.AppendString(scratch[:0], v))
+}
+
+// ParseTime parses a timestamp into Unix nanoseconds. It accepts exactly
+// what time.Parse(time.RFC3339Nano, s) accepts, which is what Falco's
+// k8saudit plugin uses, and returns the same instant as its UnixNano. That
+// includes time.Parse's leniencies: a ',' before the fraction, more than
+// nine fractional digits (truncated), a one-digit hour, zone offsets up to
+// +24:00 or ±hh:60; but 'T' and 'Z' must be upper case. For years before
+// 1678 or after 2262 the instant does not fit in int64 nanoseconds and the
+// result is UnixNano's wrapped value, as Falco's plugin gets.
+//
+// The common form, 2006-01-02T15:04:05[.frac](Z|±hh:mm), is parsed without
+// allocating; anything else is handed to time.Parse.
 func ParseTime(b []byte) (int64, bool) {
+	if ns, ok := parseTimeFast(b); ok {
+		return ns, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+// parseTimeFast parses the common form of an RFC 3339 timestamp. What it
+// accepts is a subset of what time.Parse's own RFC 3339 fast path accepts
+// (time/format_rfc3339.go parseRFC3339), with the same result; it rejects
+// the rest, including inputs that time.Parse may still accept.
+func parseTimeFast(b []byte) (int64, bool) {
 	// 2006-01-02T15:04:05[.frac](Z|±hh:mm)
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return 0, false
 	}
 	year, ok1 := digits(b[0:4])
@@ -201,65 +249,78 @@ func ParseTime(b []byte) (int64, bool) {
 	hour, ok4 := digits(b[11:13])
 	minute, ok5 := digits(b[14:16])
 	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
 	i := 19
 	nsec := 0
-	if b[i] == '.' {
+	if b[i] == '.' && i+1 < len(b) && isDigit(b[i+1]) {
 		i++
-		start := i
-		scale := 100000000
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		// Digits past the ninth are dropped, not rounded, as time.Parse does.
+		for scale := 100000000; i < len(b) && isDigit(b[i]); i++ {
 			nsec += int(b[i]-'0') * scale
 			scale /= 10
-			i++
 		}
-		if i == start {
-			return 0, false
-		}
-	}
-	if i >= len(b) {
-		return 0, false
 	}
 	offset := 0
-	switch b[i] {
-	case 'Z', 'z':
-		i++
-	case '+', '-':
-		if len(b)-i != 6 || b[i+3] != ':' {
-			return 0, false
-		}
-		oh, okh := digits(b[i+1 : i+3])
-		om, okm := digits(b[i+4 : i+6])
+	switch z := b[i:]; {
+	case len(z) == 1 && z[0] == 'Z':
+	case len(z) == 6 && (z[0] == '+' || z[0] == '-') && z[3] == ':':
+		oh, okh := digits(z[1:3])
+		om, okm := digits(z[4:6])
 		if !okh || !okm || oh > 23 || om > 59 {
 			return 0, false
 		}
 		offset = oh*3600 + om*60
-		if b[i] == '-' {
+		if z[0] == '-' {
 			offset = -offset
 		}
-		i += 6
 	default:
 		return 0, false
 	}
-	if i != len(b) {
-		return 0, false
-	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if t.Day() != day || t.Second() != sec {
-		return 0, false // impossible date such as February 31, or a leap second
-	}
-	return t.UnixNano() - int64(offset)*int64(time.Second), true
+	secs := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return secs*1e9 + int64(nsec), true // wraps outside 1678-2262, like Time.UnixNano
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func digits(b []byte) (int, bool) {
 	n := 0
 	for _, c := range b {
-		if c < '0' || c > '9' {
+		if !isDigit(c) {
 			return 0, false
 		}
 		n = n*10 + int(c-'0')
 	}
 	return n, true
+}
+
+// daysIn returns the number of days in month of the proleptic Gregorian
+// year, as time.Date counts them.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysSinceEpoch returns the days from 1970-01-01 to the given proleptic
+// Gregorian date, for years 0 to 9999 (H. Hinnant's days_from_civil).
+func daysSinceEpoch(year, month, day int) int64 {
+	y := int64(year) + 400 // one 400-year era later, so that division truncates like floor
+	if month <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400                               // [0, 399]
+	doy := int64((153*((month+9)%12)+2)/5 + day - 1) // [0, 365], from March 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy           // [0, 146096]
+	return era*146097 + doe - 719468 - 146097
 }
