@@ -161,6 +161,9 @@ func (c *compiler) rule(r *rules.Rule) *Rule {
 		return nil
 	}
 	c.diags = append(c.diags, c.pending...)
+	if r.CheckOnly {
+		return nil // compiled for its diagnostics only
+	}
 	cr := &Rule{Name: r.Name, Desc: r.Desc, Priority: r.Priority, Source: r.Source, Tags: r.Tags, File: r.File,
 		Enabled: r.Enabled && r.Priority.AtLeast(c.p.opts.MinPriority), cond: ev, out: out}
 	c.p.all = append(c.p.all, cr)

@@ -223,6 +223,7 @@ func (ld *loader) compileRules(lists []compiledList) {
 			CaptureDuration:     r.captureDuration,
 			Condition:           ast,
 			Pos:                 ld.set.addLoc(r.pos),
+			CheckOnly:           r.checkOnly,
 		}
 		if r.pos.f != nil {
 			rule.File = r.pos.f.name

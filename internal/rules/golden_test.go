@@ -21,6 +21,9 @@ func render(s *Set, ds []Diagnostic) string {
 	}
 	b.WriteString("# rules\n")
 	for _, r := range s.Rules {
+		if r.CheckOnly {
+			fmt.Fprintf(&b, "(check only, not kept) ")
+		}
 		fmt.Fprintf(&b, "%s at %s: source=%s priority=%s enabled=%v tags=%v skip-if-unknown-filter=%v\n",
 			r.Item(), s.Position(r.Pos), r.Source, r.Priority, r.Enabled, r.Tags, r.SkipIfUnknownFilter)
 		fmt.Fprintf(&b, "  condition: %s\n", r.Condition)

@@ -84,6 +84,7 @@ type ruleInfo struct {
 	visibility      int
 	pos             loc // "rule:" key of the last full definition
 	unknownSource   bool
+	checkOnly       bool // the item has errors elsewhere: compiled only to report its condition's and output's problems
 }
 
 // label returns `kind "name"` when the item's name is readable, else kind.
@@ -659,7 +660,7 @@ func (ld *loader) defineRule(c *itemCheck, m *mapping, name string, key *yaml.No
 	if v := c.str(m, "priority", true); v != nil {
 		p, err := alert.ParsePriority(v.Value)
 		if err != nil {
-			c.errAt(v, CodeYAMLValidate, "Invalid priority")
+			c.errAt(v, CodeYAMLValidate, fmt.Sprintf("Invalid priority %q: expected one of emergency, alert, critical, error, warning, notice, informational (or info), debug", v.Value))
 		}
 		r.priority = p
 	}
@@ -687,6 +688,13 @@ func (ld *loader) defineRule(c *itemCheck, m *mapping, name string, key *yaml.No
 	}
 	r.exceptions, _ = ld.readExceptions(c, m, false)
 	if c.failed() {
+		if r.cond != nil && r.output != nil && ld.sources[r.source] {
+			// Still check the condition and output, so that every
+			// problem of the item is reported at once; the rule itself
+			// is not kept.
+			r.checkOnly, r.exceptions = true, nil
+			ld.ruleOrder = append(ld.ruleOrder, r)
+		}
 		return
 	}
 	prev := ld.rules[name]

@@ -102,6 +102,11 @@ type Rule struct {
 	Condition condition.Node
 	Pos       condition.Pos // position of the item's "rule:" key (of its last full definition)
 	File      string        // file of the last full definition
+
+	// CheckOnly marks a rule whose item has errors elsewhere (an invalid
+	// priority, say). Its condition and output are still compiled so that
+	// their problems are reported in the same run, but it must not run.
+	CheckOnly bool
 }
 
 // Item returns the diagnostic item label of the rule: rule "Name".
