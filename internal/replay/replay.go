@@ -104,7 +104,9 @@ type chunk struct {
 	events             []span                 // when decoded: each event's bytes in data and its offset
 	decoded            bool                   // data holds events found by the reader's decoder
 	base               int64                  // input offset of data[0] (JSON-lines mode)
-	line               int                    // lines before data[0] (JSON-lines mode)
+	inputSeq           int                    // which input the chunk belongs to
+	newlines           int                    // newlines in data (JSON-lines mode; counted by the worker)
+	extraLines         int                    // lines dropped by the reader before data (a too-long line)
 	out                []byte                 // formatted alerts
 	skips              []*audit.Error         // the first MaxSkipReports skipped items
 	skipCount          map[audit.Reason]int64 // every skipped item, by reason
@@ -176,6 +178,7 @@ func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
 		defer close(writerDone)
 		pending := map[int64]*chunk{}
 		next := int64(0)
+		lineInput, lineBase := 0, 0 // lines before the next chunk of input lineInput
 		for c := range done {
 			pending[c.seq] = c
 			for {
@@ -185,6 +188,17 @@ func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
 				}
 				delete(pending, next)
 				next++
+				if c.inputSeq != lineInput {
+					lineInput, lineBase = c.inputSeq, 0
+				}
+				if !c.decoded {
+					// JSON-lines chunks report lines relative to
+					// themselves: add the lines of the chunks before.
+					for _, e := range c.skips {
+						e.Line += lineBase
+					}
+					lineBase += c.extraLines + c.newlines
+				}
 				for reason, n := range c.skipCount {
 					sum.Skipped[reason] += n
 				}
@@ -292,11 +306,12 @@ func expand(inputs []string) ([]string, error) {
 
 // reader cuts inputs into chunks.
 type reader struct {
-	opt  Options
-	work chan<- *chunk
-	free chan *chunk
-	ctx  context.Context
-	seq  int64
+	inputs int // inputs started so far
+	opt    Options
+	work   chan<- *chunk
+	free   chan *chunk
+	ctx    context.Context
+	seq    int64
 }
 
 func (r *reader) get() (*chunk, bool) {
@@ -309,6 +324,7 @@ func (r *reader) get() (*chunk, bool) {
 		clear(c.skipCount)
 		c.alerts = nil
 		c.decoded = false
+		c.newlines, c.extraLines = 0, 0
 		c.events64, c.alerts64 = 0, 0
 		c.seq = r.seq
 		r.seq++
@@ -329,6 +345,7 @@ func (r *reader) send(c *chunk) bool {
 
 // input replays one input and returns the bytes it read.
 func (r *reader) input(path string) (int64, error) {
+	r.inputs++
 	var f io.Reader
 	name := path
 	if path == "-" {
@@ -400,14 +417,13 @@ func (r *reader) lines(br *bufio.Reader, name string) (int64, error) {
 		limit = audit.DefaultMaxEventSize
 	}
 	var total int64 // input offset of the next chunk's first byte
-	var line int    // lines before it
 	var carry []byte
 	for {
 		c, ok := r.get()
 		if !ok {
 			return total, r.ctx.Err()
 		}
-		c.input, c.base, c.line = name, total, line
+		c.input, c.base, c.inputSeq = name, total, r.inputs
 		c.data = append(c.data, carry...)
 		carry = carry[:0]
 		if cap(c.data) < r.opt.ChunkSize {
@@ -443,18 +459,17 @@ func (r *reader) lines(br *bufio.Reader, name string) (int64, error) {
 				if len(c.data) > limit && c.data[len(c.data)-1] != '\n' {
 					n, ended, err := discardLine(br)
 					rerr = err
-					c.skip(&audit.Error{Input: name, Line: line + 1, Offset: total, Item: -1, Reason: audit.ReasonTooLarge,
+					c.skip(&audit.Error{Input: name, Line: 1, Offset: total, Item: -1, Reason: audit.ReasonTooLarge,
 						Err: fmt.Errorf("line longer than the event size limit (%d bytes)", limit)})
 					total += int64(len(c.data)) + n
 					if ended {
-						line++
+						c.extraLines = 1
 					}
 					c.data = c.data[:0]
 				}
 			}
 		}
 		total += int64(len(c.data))
-		line += countNewlines(c.data)
 		if len(c.data) > 0 || len(c.skips) > 0 {
 			if !r.send(c) {
 				return total, r.ctx.Err()
@@ -493,8 +508,6 @@ func discardLine(br *bufio.Reader) (int64, bool, error) {
 }
 
 func lastNewline(b []byte) int { return bytes.LastIndexByte(b, '\n') }
-
-func countNewlines(b []byte) int { return bytes.Count(b, []byte{'\n'}) }
 
 // document decodes non-line input in the reader and ships batches of events.
 func (r *reader) document(br *bufio.Reader, name string) (int64, error) {
@@ -583,7 +596,10 @@ func (w *worker) process(c *chunk) {
 		}
 		return
 	}
-	d := audit.NewBytesDecoder(c.data, audit.Options{Name: c.input, Limits: w.opt.Limits, BaseOffset: c.base, BaseLine: c.line})
+	// Lines are counted here, in parallel, relative to the chunk; the
+	// writer adds the lines of the chunks before it.
+	c.newlines = bytes.Count(c.data, []byte{'\n'})
+	d := audit.NewBytesDecoder(c.data, audit.Options{Name: c.input, Limits: w.opt.Limits, BaseOffset: c.base})
 	for {
 		err := d.Next(&w.ev)
 		if err == io.EOF {
