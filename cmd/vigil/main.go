@@ -5,6 +5,7 @@
 //
 //	vigil replay [flags] [INPUT...]   evaluate recorded events, print alerts
 //	vigil rules check FILE...         load and compile rules, print every problem
+//	vigil rules test PATH...          run rule test cases (txtar)
 //	vigil bench [flags]               measure events/s and allocations per event
 //	vigil corpus [flags]              write a realistic synthetic audit log
 //	vigil fields [--markdown]         list the fields rules can use
@@ -28,6 +29,7 @@ const usage = `usage: vigil <command> [flags] [args]
 commands:
   replay       evaluate recorded audit events against rules and print alerts
   rules check  load and compile rules files and print every problem
+  rules test   run rule test cases: events in, expected alerts out
   bench        measure replay throughput (events/s, allocs/event) on a corpus
   corpus       write a deterministic, realistic synthetic audit log
   fields       list the fields available to rules
@@ -63,11 +65,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "replay":
 		return cmdReplay(ctx, args[1:], stdout, stderr)
 	case "rules":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprintln(stderr, "usage: vigil rules check FILE...")
-			return exitUsage
+		switch {
+		case len(args) >= 2 && args[1] == "check":
+			return cmdRulesCheck(args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "test":
+			return cmdRulesTest(args[2:], stdout, stderr)
 		}
-		return cmdRulesCheck(args[2:], stdout, stderr)
+		fmt.Fprintln(stderr, "usage: vigil rules check FILE...\n       vigil rules test [--rules FILE]... [-update] [-v] PATH...")
+		return exitUsage
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "corpus":

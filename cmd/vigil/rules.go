@@ -10,6 +10,7 @@ import (
 	"github.com/vigilsec/vigil/internal/engine"
 	"github.com/vigilsec/vigil/internal/rules"
 	"github.com/vigilsec/vigil/internal/ruleset"
+	"github.com/vigilsec/vigil/internal/ruletest"
 )
 
 // stringList is a repeatable string flag.
@@ -117,4 +118,99 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+func cmdRulesTest(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rules test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var ruleFiles stringList
+	fs.Var(&ruleFiles, "rules", "rules `FILE` under test, repeatable, loaded in order (default: Vigil's built-in rules)")
+	update := fs.Bool("update", false, "rewrite each case's want section with the alerts it raises")
+	verbose := fs.Bool("v", false, "print every case, not only failures")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `usage: vigil rules test [--rules FILE]... [-update] [-v] PATH...
+
+Runs rule test cases: txtar files (a directory means every *.txtar below
+it), each with audit events and the names of the alerts the rules under
+test must raise for them, in order:
+
+    What the case shows.
+    -- events.jsonl --
+    {"kind":"Event","apiVersion":"audit.k8s.io/v1",...}
+    -- want --
+    K8s Namespace Deleted
+
+Optional sections: *.yaml (rules loaded after the rules under test) and
+options ("rule_matching=first"). Exit status 0 when every case passes.
+
+flags:`)
+		fs.PrintDefaults()
+	}
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	srcs, err := readSources(ruleFiles)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+		return exitError
+	}
+	files, err := ruletest.Find(paths)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+		return exitError
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "vigil: no test cases (*.txtar) found")
+		return exitError
+	}
+	runner, err := ruletest.NewRunner(ruletest.Options{Rules: srcs})
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+		return exitError
+	}
+	passed, failed := 0, 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(stdout, "FAIL %s\n    %v\n", f, err)
+			failed++
+			continue
+		}
+		c, err := ruletest.Parse(f, data)
+		if err != nil {
+			fmt.Fprintf(stdout, "FAIL %s\n    %v\n", f, err)
+			failed++
+			continue
+		}
+		res := runner.Run(c)
+		if *update && res.Err == nil && !res.Passed() {
+			if err := ruletest.Update(res); err != nil {
+				fmt.Fprintf(stdout, "FAIL %s\n    %v\n", f, err)
+				failed++
+				continue
+			}
+			fmt.Fprintf(stdout, "updated %s\n", f)
+			passed++
+			continue
+		}
+		if res.Passed() {
+			passed++
+			if *verbose {
+				fmt.Fprintf(stdout, "ok   %s (%d alerts)\n", f, len(res.Got))
+			}
+			continue
+		}
+		failed++
+		fmt.Fprintf(stdout, "FAIL %s\n%s", f, res.Report())
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return exitError
+	}
+	return exitOK
 }

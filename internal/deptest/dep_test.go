@@ -48,6 +48,7 @@ var allowed = map[string][]string{
 	"internal/field":     {"internal/audit", "internal/rawjson"},
 	"internal/rules":     {"internal/condition", "internal/alert", "go.yaml.in/yaml/v3"},
 	"internal/corpus":    {},
+	"internal/txtar":     {},
 }
 
 // forbiddenStd lists standard-library packages a package must not import.

@@ -15,56 +15,10 @@ import (
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/field"
 	"github.com/vigilsec/vigil/internal/rules"
+	"github.com/vigilsec/vigil/internal/txtar"
 )
 
 var update = flag.Bool("update", false, "rewrite the want sections of testdata/*.txtar")
-
-// archive is a txtar file: a comment, then "-- name --" sections.
-type archive struct {
-	comment string
-	names   []string
-	files   map[string]string
-}
-
-func parseArchive(data string) archive {
-	a := archive{files: map[string]string{}}
-	cur := ""
-	var b strings.Builder
-	flush := func() {
-		if cur == "" {
-			a.comment = b.String()
-		} else {
-			a.files[cur] = b.String()
-		}
-		b.Reset()
-	}
-	for _, line := range strings.SplitAfter(data, "\n") {
-		t := strings.TrimRight(line, "\n")
-		if strings.HasPrefix(t, "-- ") && strings.HasSuffix(t, " --") && len(t) > 6 {
-			flush()
-			cur = strings.TrimSuffix(strings.TrimPrefix(t, "-- "), " --")
-			a.names = append(a.names, cur)
-			continue
-		}
-		b.WriteString(line)
-	}
-	flush()
-	return a
-}
-
-func (a archive) format() string {
-	var b strings.Builder
-	b.WriteString(a.comment)
-	for _, n := range a.names {
-		b.WriteString("-- " + n + " --\n")
-		s := a.files[n]
-		if s != "" && !strings.HasSuffix(s, "\n") {
-			s += "\n"
-		}
-		b.WriteString(s)
-	}
-	return b.String()
-}
 
 // TestRules runs every testdata/*.txtar case: the rules in "rules.yaml" (and
 // any further "*.yaml" sections, loaded in order) are compiled, the events in
@@ -82,29 +36,27 @@ func TestRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := parseArchive(string(data))
+			a := txtar.Parse(string(data))
 			got := runCase(t, a)
 			if *update {
-				if _, ok := a.files["want"]; !ok {
-					a.names = append(a.names, "want")
-				}
-				a.files["want"] = got
-				if err := os.WriteFile(file, []byte(a.format()), 0o644); err != nil {
+				a.Set("want", got)
+				if err := os.WriteFile(file, []byte(a.Format()), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if want := a.files["want"]; got != want {
+			if want, _ := a.Get("want"); got != want {
 				t.Errorf("got:\n%s\nwant:\n%s", got, want)
 			}
 		})
 	}
 }
 
-func runCase(t *testing.T, a archive) string {
+func runCase(t *testing.T, a *txtar.Archive) string {
 	opts := DefaultOptions()
 	opts.Env = field.Env{Hostname: "vigil-test", Location: time.UTC}
-	for _, line := range strings.Split(a.files["options"], "\n") {
+	options, _ := a.Get("options")
+	for _, line := range strings.Split(options, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
 		switch k {
 		case "matching":
@@ -124,9 +76,9 @@ func runCase(t *testing.T, a archive) string {
 		}
 	}
 	var srcs []rules.Source
-	for _, n := range a.names {
-		if strings.HasSuffix(n, ".yaml") {
-			srcs = append(srcs, rules.Source{Name: n, Data: []byte(a.files[n])})
+	for _, f := range a.Files {
+		if strings.HasSuffix(f.Name, ".yaml") {
+			srcs = append(srcs, rules.Source{Name: f.Name, Data: []byte(f.Data)})
 		}
 	}
 	p, diags := Load(srcs, rules.Options{}, opts)
@@ -138,7 +90,8 @@ func runCase(t *testing.T, a archive) string {
 		return out.String()
 	}
 	st := p.NewState()
-	d := audit.NewBytesDecoder([]byte(a.files["events.jsonl"]), audit.Options{Name: "events.jsonl"})
+	events, _ := a.Get("events.jsonl")
+	d := audit.NewBytesDecoder([]byte(events), audit.Options{Name: "events.jsonl"})
 	var ev audit.Event
 	for {
 		err := d.Next(&ev)

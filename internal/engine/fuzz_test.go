@@ -12,6 +12,7 @@ import (
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/field"
 	"github.com/vigilsec/vigil/internal/rules"
+	"github.com/vigilsec/vigil/internal/txtar"
 )
 
 // fuzzEvents are evaluated by every rule FuzzCompile manages to compile:
@@ -65,11 +66,10 @@ func FuzzCompile(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		a := parseArchive(string(data))
 		var srcs []rules.Source
-		for _, n := range a.names {
-			if strings.HasSuffix(n, ".yaml") {
-				srcs = append(srcs, rules.Source{Name: n, Data: []byte(a.files[n])})
+		for _, fl := range txtar.Parse(string(data)).Files {
+			if strings.HasSuffix(fl.Name, ".yaml") {
+				srcs = append(srcs, rules.Source{Name: fl.Name, Data: []byte(fl.Data)})
 			}
 		}
 		set, _ := rules.Load(srcs, rules.Options{})
