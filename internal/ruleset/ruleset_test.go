@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/vigilsec/vigil/internal/replay"
 	"github.com/vigilsec/vigil/internal/rules"
 	"github.com/vigilsec/vigil/internal/ruleset"
+	"github.com/vigilsec/vigil/internal/ruletest"
 )
 
 func program(t *testing.T) *engine.Program {
@@ -106,4 +108,66 @@ func TestEveryRuleFires(t *testing.T) {
 	if rate := float64(len(alerts)) / 60000; rate > 0.01 {
 		t.Errorf("alert rate %.3f: the built-in rules are too noisy (%v)", rate, count)
 	}
+}
+
+// TestCases runs every rule test case in testdata/cases against the
+// built-in rules, as 'vigil rules test internal/ruleset/testdata/cases'
+// does, and checks that each built-in rule has a positive and a negative
+// case.
+func TestCases(t *testing.T) {
+	files, err := ruletest.Find([]string{filepath.Join("testdata", "cases")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner, err := ruletest.NewRunner(ruletest.Options{Rules: []rules.Source{ruleset.Default()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin := program(t).Rules()
+	positive, negative := map[string]int{}, map[string]int{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ruletest.Parse(f, data)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		res := runner.Run(c)
+		if !res.Passed() {
+			t.Errorf("%s:\n%s", f, res.Report())
+		}
+		base := filepath.Base(f)
+		for _, r := range builtin {
+			if !strings.HasPrefix(base, slug(r.Name)+".") {
+				continue
+			}
+			if strings.Contains(base, ".positive") {
+				positive[r.Name]++
+			} else {
+				negative[r.Name]++
+			}
+		}
+	}
+	for _, r := range builtin {
+		if positive[r.Name] == 0 || negative[r.Name] == 0 {
+			t.Errorf("rule %q has %d positive and %d negative cases; it needs at least one of each", r.Name, positive[r.Name], negative[r.Name])
+		}
+	}
+	t.Logf("%d cases for %d rules", len(files), len(builtin))
+}
+
+// slug turns a rule name into the file-name prefix of its cases.
+func slug(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
 }
