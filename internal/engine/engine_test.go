@@ -59,7 +59,7 @@ func runCase(t *testing.T, a *txtar.Archive) string {
 	for _, line := range strings.Split(options, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
 		switch k {
-		case "matching":
+		case "rule_matching":
 			m, err := ParseMatching(v)
 			if err != nil {
 				t.Fatal(err)

@@ -206,3 +206,30 @@ func TestValGlobAllocs(t *testing.T) {
 		t.Errorf("%.2f allocations per event, want 0", allocs)
 	}
 }
+
+// TestCheckOnlyRulesDoNotRun checks that a rule whose item has other errors
+// is compiled for its diagnostics but never becomes part of a Program.
+func TestCheckOnlyRulesDoNotRun(t *testing.T) {
+	src := `
+- rule: good
+  desc: d
+  condition: ka.verb exists
+  output: o
+  priority: INFO
+  source: k8s_audit
+- rule: bad priority
+  desc: d
+  condition: ka.verb exists
+  output: o
+  priority: URGENT
+  source: k8s_audit
+`
+	set, _ := rules.Load([]rules.Source{{Name: "r.yaml", Data: []byte(src)}}, rules.Options{})
+	if len(set.Rules) != 2 || !set.Rules[1].CheckOnly {
+		t.Fatalf("set rules: %+v", set.Rules)
+	}
+	p, _ := Compile(set, DefaultOptions())
+	if len(p.Rules()) != 1 || len(p.Enabled()) != 1 || p.Rules()[0].Name != "good" {
+		t.Errorf("program rules: %d", len(p.Rules()))
+	}
+}

@@ -146,6 +146,9 @@ func TestCases(t *testing.T) {
 			}
 			if strings.Contains(base, ".positive") {
 				positive[r.Name]++
+				if !slices.Contains(c.Want, r.Name) {
+					t.Errorf("%s is a positive case for %q but does not want it", f, r.Name)
+				}
 			} else {
 				negative[r.Name]++
 			}

@@ -77,6 +77,7 @@ func Parse(path string, data []byte) (*Case, error) {
 					continue
 				}
 				k, v, _ := strings.Cut(line, "=")
+				k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 				if k != "rule_matching" {
 					return nil, fmt.Errorf("%s: unknown option %q", path, k)
 				}
@@ -100,6 +101,7 @@ func Find(paths []string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, p := range paths {
+		p = filepath.Clean(p)
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("find test cases: %w", err)
@@ -111,7 +113,12 @@ func Find(paths []string) ([]string, error) {
 			}
 			continue
 		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		// WalkDir does not follow a symbolic link given as the root.
+		root, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return nil, fmt.Errorf("find test cases: %w", err)
+		}
+		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
@@ -206,6 +213,7 @@ func (r *Runner) Run(c *Case) *Result {
 	d := audit.NewBytesDecoder(c.Events, audit.Options{Name: c.Path + ":events.jsonl", Limits: r.opts.Limits})
 	var ev audit.Event
 	var skips []string
+	events := 0
 	for {
 		err := d.Next(&ev)
 		if errors.Is(err, io.EOF) {
@@ -220,14 +228,18 @@ func (r *Runner) Run(c *Case) *Result {
 			res.Err = err
 			return res
 		}
+		events++
 		for _, i := range p.Eval(&ev, st) {
 			a := p.Alert(st, i)
 			res.Alerts = append(res.Alerts, a)
 			res.Got = append(res.Got, a.Rule)
 		}
 	}
-	if len(skips) > 0 {
+	switch {
+	case len(skips) > 0:
 		res.Err = fmt.Errorf("events that are not valid audit events:\n  %s", strings.Join(skips, "\n  "))
+	case events == 0:
+		res.Err = errors.New("the case has no events, so it tests nothing")
 	}
 	return res
 }
@@ -238,11 +250,22 @@ func Update(res *Result) error {
 	if res.Err != nil {
 		return res.Err
 	}
-	want := strings.Join(res.Got, "\n")
-	if want != "" {
-		want += "\n"
+	nl := "\n"
+	if res.Case.archive.CRLF {
+		nl = "\r\n"
 	}
-	res.Case.archive.Set("want", want)
+	// Keep the section's comment lines; replace its alert names.
+	var b strings.Builder
+	old, _ := res.Case.archive.Get("want")
+	for _, line := range strings.Split(old, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "#") {
+			b.WriteString(t + nl)
+		}
+	}
+	for _, g := range res.Got {
+		b.WriteString(g + nl)
+	}
+	res.Case.archive.Set("want", b.String())
 	if err := os.WriteFile(res.Case.Path, []byte(res.Case.archive.Format()), 0o644); err != nil {
 		return fmt.Errorf("update test case: %w", err)
 	}

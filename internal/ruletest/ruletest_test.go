@@ -86,6 +86,14 @@ rule_matching=first
 	if broken.Err == nil || !strings.Contains(broken.Report(), `unknown field "ka.nosuch"`) {
 		t.Errorf("report: %s", broken.Report())
 	}
+	empty := run(t, "-- events.jsonl --\n[]\n-- want --\n")
+	if empty.Passed() || !strings.Contains(empty.Report(), "no events") {
+		t.Errorf("a case without events must fail: %s", empty.Report())
+	}
+	spaced := run(t, "-- options --\nrule_matching = first\n-- events.jsonl --\n"+ev("delete")+"-- want --\nDelete\n")
+	if !spaced.Passed() {
+		t.Errorf("options with spaces: %s", spaced.Report())
+	}
 	junk := run(t, "-- events.jsonl --\nnot json\n-- want --\n")
 	if junk.Passed() || !strings.Contains(junk.Report(), "malformed_json") {
 		t.Errorf("undecodable events must fail the case: %s", junk.Report())
@@ -106,7 +114,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
-	text := "Update me.\n-- events.jsonl --\n" + ev("delete") + "-- want --\nWrong\n"
+	text := "Update me.\n-- events.jsonl --\n" + ev("delete") + "-- want --\n# kept\nWrong\n"
 	r, _ := NewRunner(Options{Rules: []rules.Source{{Name: "base.yaml", Data: []byte(base)}}})
 	p := writeCase(t, text)
 	c, _ := Parse(p, []byte(text))
@@ -114,7 +122,7 @@ func TestUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(p)
-	if !strings.HasSuffix(string(data), "-- want --\nDelete\nAny\n") || !strings.HasPrefix(string(data), "Update me.\n") {
+	if !strings.HasSuffix(string(data), "-- want --\n# kept\nDelete\nAny\n") || !strings.HasPrefix(string(data), "Update me.\n") {
 		t.Errorf("updated file:\n%s", data)
 	}
 }
@@ -125,7 +133,14 @@ func TestFind(t *testing.T) {
 	for _, f := range []string{"b.txtar", "a.txtar", "sub/c.txtar", "notes.md"} {
 		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
 	}
-	got, err := Find([]string{dir, filepath.Join(dir, "a.txtar")})
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Find([]string{link}); err != nil || len(got) != 3 {
+		t.Errorf("symlinked root: %q, %v", got, err)
+	}
+	got, err := Find([]string{dir, filepath.Join(dir, ".", "a.txtar")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import "strings"
 type Archive struct {
 	Comment string // text before the first file
 	Files   []File // files in order
+	CRLF    bool   // the text used \r\n line ends; Format writes markers the same way
 }
 
 // File is one section of an archive.
@@ -22,6 +23,9 @@ type File struct {
 // content.
 func Parse(data string) *Archive {
 	a := &Archive{}
+	if i := strings.IndexByte(data, '\n'); i > 0 && data[i-1] == '\r' {
+		a.CRLF = true
+	}
 	cur := -1
 	var b strings.Builder
 	flush := func() {
@@ -45,26 +49,33 @@ func Parse(data string) *Archive {
 	return a
 }
 
+// marker recognises "-- name --", tolerating trailing blanks. The name may
+// not be empty.
 func marker(line string) (string, bool) {
-	t := strings.TrimRight(line, "\r\n")
+	t := strings.TrimRight(line, " \t\r\n")
 	if !strings.HasPrefix(t, "-- ") || !strings.HasSuffix(t, " --") || len(t) < 7 {
 		return "", false
 	}
-	return strings.TrimSpace(t[3 : len(t)-3]), true
+	name := strings.TrimSpace(t[3 : len(t)-3])
+	return name, name != ""
 }
 
 // Format returns the archive's text.
 func (a *Archive) Format() string {
+	nl := "\n"
+	if a.CRLF {
+		nl = "\r\n"
+	}
 	var b strings.Builder
 	b.WriteString(a.Comment)
 	if a.Comment != "" && !strings.HasSuffix(a.Comment, "\n") {
-		b.WriteByte('\n')
+		b.WriteString(nl)
 	}
 	for _, f := range a.Files {
-		b.WriteString("-- " + f.Name + " --\n")
+		b.WriteString("-- " + f.Name + " --" + nl)
 		b.WriteString(f.Data)
 		if f.Data != "" && !strings.HasSuffix(f.Data, "\n") {
-			b.WriteByte('\n')
+			b.WriteString(nl)
 		}
 	}
 	return b.String()

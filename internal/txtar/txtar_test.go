@@ -23,3 +23,14 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("non-markers: %+v", a)
 	}
 }
+
+func TestMarkersAndCRLF(t *testing.T) {
+	a := Parse("desc\r\n-- overlay.yaml -- \r\nx\r\n--   --\r\n-- want --\r\n")
+	if !a.CRLF || len(a.Files) != 2 || a.Files[0].Name != "overlay.yaml" || a.Files[0].Data != "x\r\n--   --\r\n" {
+		t.Fatalf("parsed %+v", a)
+	}
+	a.Set("want", "r\r\n")
+	if got := a.Format(); got != "desc\r\n-- overlay.yaml --\r\nx\r\n--   --\r\n-- want --\r\nr\r\n" {
+		t.Errorf("format = %q", got)
+	}
+}
