@@ -2,6 +2,7 @@ package field
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/rawjson"
@@ -40,41 +41,13 @@ var containerSuffixes = []containerSuffix{
 	{name: ".args", what: "argument list joined with spaces", from: "args",
 		bind: func(f string) binder { return containerArgv(f, "args") },
 		note: "containers without it are skipped"},
-	{name: ".privileged", what: "privileged flag", from: "securityContext.privileged",
-		bind: func(f string) binder {
-			return walked(audit.KeyRequestObject, "spec", f, "securityContext", "privileged")
-		},
-		note: "containers that do not set it are skipped"},
-	{name: ".allow_privilege_escalation", what: "allowPrivilegeEscalation flag", from: "securityContext.allowPrivilegeEscalation",
-		bind: func(f string) binder {
-			return walked(audit.KeyRequestObject, "spec", f, "securityContext", "allowPrivilegeEscalation")
-		},
-		note: "containers that do not set it are skipped"},
-	{name: ".read_only_fs", what: "readOnlyRootFilesystem flag", from: "securityContext.readOnlyRootFilesystem",
-		bind: func(f string) binder {
-			return walked(audit.KeyRequestObject, "spec", f, "securityContext", "readOnlyRootFilesystem")
-		},
-		note: "containers that do not set it are skipped"},
-	{name: ".run_as_user", what: "runAsUser", from: "securityContext.runAsUser",
-		bind: func(f string) binder {
-			return walked(audit.KeyRequestObject, "spec", f, "securityContext", "runAsUser")
-		},
-		note: "containers that do not set it are skipped"},
-	{name: ".run_as_group", what: "runAsGroup", from: "securityContext.runAsGroup",
-		bind: func(f string) binder {
-			return walked(audit.KeyRequestObject, "spec", f, "securityContext", "runAsGroup")
-		},
-		note: "containers that do not set it are skipped"},
-	{name: ".proc_mount", what: "procMount", from: "securityContext.procMount",
-		bind: func(f string) binder {
-			return walked(audit.KeyRequestObject, "spec", f, "securityContext", "procMount")
-		},
-		note: "containers that do not set it are skipped"},
-	{name: ".add_capabilities", what: "whole capabilities.add array as JSON text", from: "securityContext.capabilities.add",
-		bind: func(f string) binder {
-			return walked(audit.KeyRequestObject, "spec", f, "securityContext", "capabilities", "add")
-		},
-		note: `one entry per container, e.g. ["NET_ADMIN","SYS_TIME"], not one per capability, as in Falco`},
+	securityContextField(".privileged", "privileged flag", "containers that do not set it are skipped", "privileged"),
+	securityContextField(".allow_privilege_escalation", "allowPrivilegeEscalation flag", "containers that do not set it are skipped", "allowPrivilegeEscalation"),
+	securityContextField(".read_only_fs", "readOnlyRootFilesystem flag", "containers that do not set it are skipped", "readOnlyRootFilesystem"),
+	securityContextField(".run_as_user", "runAsUser", "containers that do not set it are skipped", "runAsUser"),
+	securityContextField(".run_as_group", "runAsGroup", "containers that do not set it are skipped", "runAsGroup"),
+	securityContextField(".proc_mount", "procMount", "containers that do not set it are skipped", "procMount"),
+	securityContextField(".add_capabilities", "whole capabilities.add array as JSON text", `one entry per container, e.g. ["NET_ADMIN","SYS_TIME"], not one per capability, as in Falco`, "capabilities", "add"),
 	{name: ".eff_run_as_user", what: "effective runAsUser", from: "securityContext.runAsUser",
 		bind: func(f string) binder { return effective(f, "runAsUser") },
 		note: "else the pod's spec.securityContext.runAsUser, else 0; Falco skips the securityContext level and always gives 0"},
@@ -294,4 +267,15 @@ func anyPrivileged(bound) (Extractor, error) {
 		out.add(no)
 		return true
 	}, nil
+}
+
+// securityContextField is the suffix for a value read from each container's
+// securityContext at path; containers that lack it are skipped by walked.
+func securityContextField(name, what, note string, path ...string) containerSuffix {
+	from := "securityContext." + strings.Join(path, ".")
+	return containerSuffix{name: name, what: what, from: from, note: note,
+		bind: func(f string) binder {
+			keys := append([]string{"spec", f, "securityContext"}, path...)
+			return walked(audit.KeyRequestObject, keys...)
+		}}
 }
