@@ -61,12 +61,14 @@ func TestCapturedScenario(t *testing.T) {
 		}
 	}
 	// The scenario's risky steps, all by admin: the validating webhook
-	// (step 1), cluster-admin bound to demo:default (7), the impersonated
+	// (step 1), cluster-admin bound to demo:default, its default service
+	// account (7), the impersonated
 	// secret read refused and the can-i as a service account (8), the exec
 	// attempts (9), the secret read (10) and the namespace deletion (12).
 	want := []string{
 		`Validating Webhook Configuration Changed Validating webhook configuration changed (user=admin impersonated=<NA> verb=create resource=validatingwebhookconfigurations subresource=<NA> ns=<NA> name=demo-validator resp=201 source_ips=(127.0.0.1) useragent=kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0 cluster=<NA>)`,
 		`Admin Role Bound Admin role bound (role=cluster-admin subjects=({"kind":"ServiceAccount","name":"default","namespace":"demo"}) user=admin impersonated=<NA> verb=create resource=clusterrolebindings subresource=<NA> ns=<NA> name=demo-admin resp=201 source_ips=(127.0.0.1) useragent=kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0 cluster=<NA>)`,
+		`RBAC Binding to Default Service Account RBAC binding to default service account (role=cluster-admin subjects=({"kind":"ServiceAccount","name":"default","namespace":"demo"}) user=admin impersonated=<NA> verb=create resource=clusterrolebindings subresource=<NA> ns=<NA> name=demo-admin resp=201 source_ips=(127.0.0.1) useragent=kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0 cluster=<NA>)`,
 		`Secret Read Refused Secret read refused (user=admin impersonated=eve verb=get resource=secrets subresource=<NA> ns=demo name=demo-secret resp=403 source_ips=(127.0.0.1) useragent=kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0 cluster=<NA>)`,
 		`Access Review by Service Account From Interactive Client Access review by service account from interactive client (user=admin impersonated=system:serviceaccount:demo:default verb=create resource=selfsubjectaccessreviews subresource=<NA> ns=<NA> name=<NA> resp=201 source_ips=(127.0.0.1) useragent=kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0 cluster=<NA>)`,
 		`Exec or Attach Into Pod Exec or attach into pod (command=id user=admin impersonated=<NA> verb=get resource=pods subresource=exec ns=demo name=demo-pod resp=400 source_ips=(127.0.0.1) useragent=kubectl/v1.33.1 (linux/amd64) kubernetes/8adc0f0 cluster=<NA>)`,
