@@ -82,6 +82,10 @@ type Event struct {
 	Time   int64  // stageTimestamp in nanoseconds since the Unix epoch
 	Offset int64  // byte offset of the event in its input (after decompression)
 	Input  string // the input's name, e.g. a file path or "-"
+	// Cluster is the name of the cluster the event came from, as
+	// authenticated by the server that received it; empty for recorded
+	// input, where ka.cluster.name falls back to the event's annotation.
+	Cluster string
 
 	top [numKeys]span
 }

@@ -45,6 +45,24 @@ func single(top audit.Key, rest ...string) binder {
 	}
 }
 
+// clusterName reads the cluster that vigil serve authenticated, and falls
+// back to the annotation Falco reads.
+func clusterName(b bound) (Extractor, error) {
+	ann, err := single(audit.KeyAnnotations, "cluster_name")(b)
+	if err != nil {
+		return nil, err
+	}
+	return func(ev *audit.Event, out *Values) bool {
+		if ev.Cluster == "" || !ev.IsAudit() {
+			return ann(ev, out)
+		}
+		s := len(out.Buf)
+		out.Buf = append(out.Buf, ev.Cluster...)
+		out.add(out.Buf[s:len(out.Buf):len(out.Buf)])
+		return true
+	}, nil
+}
+
 // array is extractFromKeys for a list field: the value at top.rest... must
 // be an array, and each element's text is one value.
 func array(top audit.Key, rest ...string) binder {
