@@ -134,7 +134,10 @@ func TestPlainWord(t *testing.T) {
 // FuzzScan checks that Scan agrees with encoding/json on validity and that
 // the value-walking helpers never panic on what it accepts.
 func FuzzScan(f *testing.F) {
-	for _, s := range []string{`{"a":[1,{"b":"c\"d"}],"e":null}`, `[]`, `"\ud800"`, `{"a":1,}`, `-1.5e3`, `[[[[`} {
+	for _, s := range []string{
+		`{"a":[1,{"b":"c\"d"}],"e":null}`, `[]`, `"\ud800"`, `{"a":1,}`, `-1.5e3`, `[[[[`,
+		`{"`, `{"a`, `{"a"`, `{"a":`, `[`, `["`,
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -184,4 +187,146 @@ func TestNextSpecial(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTruncated runs the iterators and lookups over truncated and otherwise
+// invalid input, which they must stop on cleanly (never panic), after
+// yielding only the members or elements that are complete.
+func TestTruncated(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		members  string // "k=v;..." from Members.Next
+		elements string // ";"-joined values from Elements.Next
+	}{
+		{name: "open brace quote", in: `{"`},
+		{name: "unclosed key", in: `{"a`},
+		{name: "key without colon", in: `{"a"`},
+		{name: "colon without value", in: `{"a":`},
+		{name: "colon then space", in: `{"a": `},
+		{name: "unclosed string value", in: `{"a":"`},
+		{name: "unclosed escape in value", in: `{"a":"x\`},
+		{name: "unclosed object value", in: `{"a":{`},
+		{name: "unclosed object value with string", in: `{"a":{"b":"c`},
+		{name: "escaped quote is not a close", in: `{"\"`},
+		{name: "key ends in backslash", in: `{"\`},
+		{name: "space before quote", in: `{ "`},
+		{name: "second key unclosed", in: `{"a":1,"`, members: "a=1"},
+		{name: "second key without value", in: `{"a":1,"b":`, members: "a=1"},
+		{name: "trailing comma", in: `{"a":1,`, members: "a=1"},
+		{name: "empty value", in: `{"a":,"b":2}`},
+		{name: "open bracket", in: `[`},
+		{name: "open bracket quote", in: `["`},
+		{name: "open bracket backslash", in: `["\`},
+		{name: "unclosed nested array", in: `[1,[2`, elements: "1"},
+		{name: "array trailing comma", in: `[1,`, elements: "1"},
+		{name: "array empty element", in: `[,1]`},
+		{name: "array comma before close", in: `[1,]`, elements: "1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := []byte(tc.in)
+			var ms []string
+			m := MembersOf(in)
+			for {
+				k, v, ok := m.Next()
+				if !ok {
+					break
+				}
+				ms = append(ms, string(k)+"="+string(v))
+			}
+			if got := strings.Join(ms, ";"); got != tc.members {
+				t.Errorf("members = %q, want %q", got, tc.members)
+			}
+			var es []string
+			e := ElementsOf(in)
+			for {
+				v, ok := e.Next()
+				if !ok {
+					break
+				}
+				es = append(es, string(v))
+			}
+			if got := strings.Join(es, ";"); got != tc.elements {
+				t.Errorf("elements = %q, want %q", got, tc.elements)
+			}
+			if v, ok := ParsePointer("/b/0").Lookup(in); ok {
+				t.Errorf("Lookup(/b/0) found %q", v)
+			}
+			walkAll(in)
+		})
+	}
+}
+
+// walkAll calls every read helper on v and on everything the iterators
+// yield from it, for tests that only check that nothing panics.
+func walkAll(v []byte) {
+	KindOf(v)
+	Len(v)
+	IsPlainString(v)
+	AppendText(nil, v)
+	AppendCompact(nil, v)
+	AppendIndent(nil, v, "  ")
+	Get(v, "a")
+	Index(v, 1)
+	ParsePointer("/a/0/b~1c").Lookup(v)
+	m := MembersOf(v)
+	for {
+		k, mv, ok := m.Next()
+		if !ok {
+			break
+		}
+		KeyEqual(k, "a")
+		AppendString(nil, mv)
+		Len(mv)
+	}
+	e := ElementsOf(v)
+	for {
+		ev, ok := e.Next()
+		if !ok {
+			break
+		}
+		AppendText(nil, ev)
+		Get(ev, "a")
+	}
+}
+
+// FuzzWalk checks that the read helpers, which assume validated input,
+// never panic on arbitrary bytes, and that on valid input every member and
+// element they yield is itself a valid value.
+func FuzzWalk(f *testing.F) {
+	for _, s := range []string{
+		`{"`, `{"a`, `{"a"`, `{"a":`, `[`, `["`, `{"\`, `{"\"`, `{"a":"x\`,
+		`{"a":{"b":"c`, `{"a":1,"`, `[1,[2`, `[,1]`, `{"a":,"b":2}`,
+		`{"a":[1,{"b":"c\"d"}],"e":null}`, `"\u00e9\ud83d\ude00"`, `"\ud83d\u`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		walkAll(data)
+		if Valid(data, 0) != nil {
+			return
+		}
+		v := data[skipWS(data, 0):]
+		m := MembersOf(v)
+		for {
+			_, mv, ok := m.Next()
+			if !ok {
+				break
+			}
+			if err := Valid(mv, 0); err != nil {
+				t.Fatalf("member value %q of %q: %v", mv, data, err)
+			}
+		}
+		e := ElementsOf(v)
+		for {
+			ev, ok := e.Next()
+			if !ok {
+				break
+			}
+			if err := Valid(ev, 0); err != nil {
+				t.Fatalf("element %q of %q: %v", ev, data, err)
+			}
+		}
+	})
 }

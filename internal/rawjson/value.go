@@ -54,17 +54,25 @@ func skipWS(d []byte, i int) int {
 }
 
 // skipString returns the index just past the validated string starting at
-// d[i] == '"'.
+// d[i] == '"', or len(d) if the string is not closed.
 func skipString(d []byte, i int) int {
+	end, _ := stringEnd(d, i)
+	return end
+}
+
+// stringEnd returns the index just past the string starting at d[i] == '"'
+// and whether a closing quote ended it. An unclosed string (the input was
+// truncated) gives len(d) and false.
+func stringEnd(d []byte, i int) (int, bool) {
 	i++
 	for {
 		i = nextSpecial(d, i)
 		if i >= len(d) {
-			return len(d)
+			return len(d), false
 		}
 		switch d[i] {
 		case '"':
-			return i + 1
+			return i + 1, true
 		case '\\':
 			i += 2 // the escaped byte cannot end the string
 		default:
@@ -73,41 +81,49 @@ func skipString(d []byte, i int) int {
 	}
 }
 
-// skip returns the index just past the validated value starting at d[i].
-func skip(d []byte, i int) int {
+// valueEnd returns the index just past the value starting at d[i] and
+// whether the value is complete: a closed string, a container whose
+// brackets balance, or a non-empty scalar. On truncated or otherwise
+// invalid input the index is still within [i, len(d)], so slicing with it
+// is safe.
+func valueEnd(d []byte, i int) (int, bool) {
 	if i >= len(d) {
-		return i
+		return i, false
 	}
 	switch d[i] {
 	case '"':
-		return skipString(d, i)
+		return stringEnd(d, i)
 	case '{', '[':
 		depth := 0
 		for i < len(d) {
 			switch d[i] {
 			case '"':
-				i = skipString(d, i)
+				var closed bool
+				if i, closed = stringEnd(d, i); !closed {
+					return i, false
+				}
 				continue
 			case '{', '[':
 				depth++
 			case '}', ']':
 				depth--
 				if depth == 0 {
-					return i + 1
+					return i + 1, true
 				}
 			}
 			i++
 		}
-		return i
+		return i, false
 	default:
+		start := i
 		for i < len(d) {
 			switch d[i] {
 			case ',', '}', ']', ' ', '\n', '\r', '\t':
-				return i
+				return i, i > start
 			}
 			i++
 		}
-		return i
+		return i, i > start
 	}
 }
 
@@ -127,7 +143,9 @@ func MembersOf(obj []byte) Members {
 }
 
 // Next returns the next member's raw key (between the quotes, escapes
-// unresolved) and raw value.
+// unresolved) and raw value. It reports false at the end of the object,
+// and also, without panicking, where invalid or truncated input stops it
+// (an unclosed key, a missing ':', a missing or unfinished value).
 func (m *Members) Next() (key, val []byte, ok bool) {
 	d := m.d
 	i := skipWS(d, m.i)
@@ -135,7 +153,11 @@ func (m *Members) Next() (key, val []byte, ok bool) {
 		m.i = len(d)
 		return nil, nil, false
 	}
-	ke := skipString(d, i)
+	ke, closed := stringEnd(d, i)
+	if !closed {
+		m.i = len(d)
+		return nil, nil, false
+	}
 	key = d[i+1 : ke-1]
 	i = skipWS(d, ke)
 	if i >= len(d) || d[i] != ':' {
@@ -143,7 +165,11 @@ func (m *Members) Next() (key, val []byte, ok bool) {
 		return nil, nil, false
 	}
 	i = skipWS(d, i+1)
-	ve := skip(d, i)
+	ve, complete := valueEnd(d, i)
+	if !complete {
+		m.i = len(d)
+		return nil, nil, false
+	}
 	val = d[i:ve]
 	i = skipWS(d, ve)
 	if i < len(d) && d[i] == ',' {
@@ -174,14 +200,20 @@ func ElementsOf(arr []byte) Elements {
 	return e
 }
 
-// Next returns the next element.
+// Next returns the next element. It reports false at the end of the
+// array, and also, without panicking, where invalid or truncated input
+// stops it (a missing or unfinished element).
 func (e *Elements) Next() (val []byte, ok bool) {
 	d := e.d
 	i := skipWS(d, e.i)
 	if i >= len(d) {
 		return nil, false
 	}
-	ve := skip(d, i)
+	ve, complete := valueEnd(d, i)
+	if !complete {
+		e.i = len(d)
+		return nil, false
+	}
 	val = d[i:ve]
 	i = skipWS(d, ve)
 	if i < len(d) && d[i] == ',' {
