@@ -19,6 +19,10 @@ func FuzzEvent(f *testing.F) {
 	f.Add([]byte(`{"objectRef":{"resource":"secrets"},"requestObject":[{"op":"add","path":"/data","value":{"k":"v"}},{"path":"","value":{"data":{"k":1}}}]}`))
 	f.Add([]byte(`{"objectRef":{"resource":"secr\u0065ts"},"requestObject":"x","responseObject":{"data":{"a":"\u003credacted>"}}}`))
 	f.Add([]byte(`{"objectRef":{"resource":"secrets"},"requestObject":{"data":{"a":"1"`)) // truncated
+	f.Add([]byte(`{"objectRef":{"resource":"secrets"},"responseObject":{"kind":"Table","rows":[{"cells":["a"],"object":{"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{}"}},"data":{"k":"v"}}},{"object":null}]}}`))
+	f.Add([]byte(`{"objectRef":{"resource":"serviceaccounts","subresource":"token"},"requestObject":{"status":{"token":""}},"responseObject":{"kind":"TokenRequest","status":{"token":"eyJhbGciOiJSUzI1NiJ9.e30.c2ln","expirationTimestamp":"2026-11-22T12:23:07Z"}}}`))
+	f.Add([]byte(`{"objectRef":{"resource":"tokenreviews","apiGroup":"authentication.k8s.io"},"requestObject":{"spec":{"token":"abc"}},"responseObject":{"spec":{"token":"abc"},"status":{"authenticated":true}}}`))
+	f.Add([]byte(`{"objectRef":{"resource":"serviceaccounts","subresource":"token"},"responseObject":{"status":{"token":"`)) // truncated
 	paths, _ := filepath.Glob(filepath.Join("testdata", "captured", "*.json"))
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
@@ -32,7 +36,7 @@ func FuzzEvent(f *testing.F) {
 			if !ok {
 				break
 			}
-			if bytes.Contains(ev, []byte(`"secrets"`)) {
+			if bytes.Contains(ev, []byte(`"secrets"`)) || bytes.Contains(ev, []byte(`"subresource":"token"`)) {
 				f.Add(ev)
 			}
 		}

@@ -1,13 +1,20 @@
-// Package redact removes Secret contents from audit events, so that they
-// never leave Vigil: not in logs, alerts, stored events or files.
+// Package redact removes Secret contents and service-account tokens from
+// audit events, so that they never leave Vigil: not in logs, alerts, stored
+// events or files.
 //
 // Event rewrites one audit event's JSON in place of the secret values and
-// keeps every other byte. It applies to events whose objectRef.resource is
-// "secrets", whatever the apiGroup (core Secrets have none; a custom
-// resource of the same name is treated the same way, erring on the side of
-// hiding). In requestObject and responseObject, and in each element of
-// their "items" array (list responses, such as the SecretList of a
-// deletecollection), it replaces:
+// keeps every other byte. Which values are secret depends on the event's
+// objectRef.
+//
+// For objectRef.resource "secrets", whatever the apiGroup (core Secrets
+// have none; a custom resource of the same name is treated the same way,
+// erring on the side of hiding), it works on requestObject and
+// responseObject, on each element of their "items" array (list responses,
+// such as the SecretList of a list or deletecollection, and the
+// PartialObjectMetadataList of a metadata-only list) and on the "object" of
+// each element of their "rows" array (the Table that kubectl get asks for,
+// whose rows hold each Secret's metadata, or the whole Secret with
+// includeObject=Object). In each it replaces:
 //
 //   - every value under "data" and "stringData" by the string "<redacted>",
 //     keeping the keys, since which key was read or written is useful; a
@@ -24,10 +31,24 @@
 // whole object). A requestObject or responseObject that is a JSON string
 // (a patch body that is not JSON) is replaced whole.
 //
+// Two kinds of event carry a live bearer token (a service-account JWT, or
+// any token a webhook authenticator accepts), which is redacted the same
+// way, keeping the key:
+//
+//   - a TokenRequest, objectRef.resource "serviceaccounts" with subresource
+//     "token": "status"."token" of requestObject and responseObject (the
+//     issued token is in the response);
+//   - a TokenReview, objectRef.resource "tokenreviews": "spec"."token" of
+//     requestObject and responseObject (the response echoes the spec).
+//
+// An empty or null token is left as it is: the request half of a
+// TokenRequest always carries "token": "", which is not a secret.
+//
 // Events about other resources are returned unchanged, after reading only
-// objectRef.resource, without allocating. Of duplicated members, the first
-// objectRef decides, as in the audit decoder, but every requestObject,
-// responseObject, data, stringData, metadata and annotations member is
+// objectRef.resource (and, for service accounts, objectRef.subresource),
+// without allocating. Of duplicated members, the first objectRef decides,
+// as in the audit decoder, but every requestObject, responseObject, data,
+// stringData, metadata, annotations, status, spec and token member is
 // redacted. Event expects valid JSON (the audit decoders pass on nothing
 // else); on invalid input it does its best and never panics.
 package redact
@@ -56,26 +77,59 @@ type redactor struct {
 	spans []span
 }
 
-// Event returns raw with Secret contents replaced, and whether anything
-// changed. raw is one audit Event's JSON, compact or not. When nothing
-// changes, raw itself is returned. The result is a new slice otherwise;
-// raw is never modified.
+// kind is what an event's objectRef says about where its secrets are.
+type kind uint8
+
+const (
+	kindNone         kind = iota // nothing to redact
+	kindSecret                   // Secret data, stringData and last-applied annotation
+	kindTokenRequest             // status.token of a serviceaccounts/token TokenRequest
+	kindTokenReview              // spec.token of a TokenReview
+)
+
+// kindOf classifies an event by its (first) objectRef.
+func kindOf(top []byte) kind {
+	ref := get(top, "objectRef")
+	res := get(ref, "resource")
+	switch {
+	case isName(res, "secrets"):
+		return kindSecret
+	case isName(res, "serviceaccounts") && isName(get(ref, "subresource"), "token"):
+		return kindTokenRequest
+	case isName(res, "tokenreviews"):
+		return kindTokenReview
+	}
+	return kindNone
+}
+
+// Event returns raw with Secret contents and bearer tokens replaced, and
+// whether anything changed. raw is one audit Event's JSON, compact or not.
+// When nothing changes, raw itself is returned. The result is a new slice
+// otherwise; raw is never modified.
 func Event(raw []byte) ([]byte, bool) {
 	top := trimWS(raw)
-	res := get(get(top, "objectRef"), "resource")
-	if !isSecrets(res) {
+	k := kindOf(top)
+	if k == kindNone {
 		return raw, false
 	}
 	var buf [8]span
 	r := redactor{raw: raw, spans: buf[:0]}
-	m := membersOf(top)
+	m := rawjson.MembersOf(top)
 	for {
-		k, v, ok := m.Next()
+		key, v, ok := m.Next()
 		if !ok {
 			break
 		}
-		if rawjson.KeyEqual(k, "requestObject") || rawjson.KeyEqual(k, "responseObject") {
+		if !rawjson.KeyEqual(key, "requestObject") && !rawjson.KeyEqual(key, "responseObject") {
+			continue
+		}
+		switch k {
+		case kindSecret:
 			r.object(v, true)
+		case kindTokenRequest:
+			r.token(v, "status")
+		case kindTokenReview:
+			r.token(v, "spec")
 		}
 	}
 	if len(r.spans) == 0 {
@@ -95,16 +149,17 @@ func Event(raw []byte) ([]byte, bool) {
 	return append(out, raw[last:]...), true
 }
 
-// isSecrets reports whether the string value v is "secrets".
-func isSecrets(v []byte) bool {
-	if string(v) == `"secrets"` {
+// isName reports whether the string value v is name, which must be at most
+// 64 bytes long.
+func isName(v []byte, name string) bool {
+	if len(v) == len(name)+2 && v[0] == '"' && string(v[1:len(v)-1]) == name {
 		return true
 	}
 	if len(v) < 2 || len(v) > 64 || v[0] != '"' || rawjson.IsPlainString(v) {
 		return false
 	}
 	var buf [64]byte
-	return string(rawjson.AppendString(buf[:0], v)) == "secrets"
+	return string(rawjson.AppendString(buf[:0], v)) == name
 }
 
 // replace marks v, a value inside raw, for replacement unless it already is
@@ -128,7 +183,7 @@ func (r *redactor) replace(v []byte) {
 func (r *redactor) object(v []byte, top bool) {
 	switch rawjson.KindOf(v) {
 	case rawjson.Object:
-		m := membersOf(v)
+		m := rawjson.MembersOf(v)
 		for {
 			k, mv, ok := m.Next()
 			if !ok {
@@ -150,6 +205,8 @@ func (r *redactor) object(v []byte, top bool) {
 						r.object(item, false)
 					}
 				}
+			case top && rawjson.KeyEqual(k, "rows"):
+				r.tableRows(mv)
 			}
 		}
 	case rawjson.Array:
@@ -163,12 +220,61 @@ func (r *redactor) object(v []byte, top bool) {
 	}
 }
 
+// tableRows redacts the "object" of each row of a meta.k8s.io Table, the
+// form kubectl get asks for: each is a PartialObjectMetadata (whose
+// annotations may hold the last-applied Secret) or, with
+// includeObject=Object, the whole Secret.
+func (r *redactor) tableRows(v []byte) {
+	e := rawjson.ElementsOf(v)
+	for {
+		row, ok := e.Next()
+		if !ok {
+			return
+		}
+		m := rawjson.MembersOf(row)
+		for {
+			k, obj, ok := m.Next()
+			if !ok {
+				break
+			}
+			if rawjson.KeyEqual(k, "object") && rawjson.KindOf(obj) == rawjson.Object {
+				r.object(obj, false)
+			}
+		}
+	}
+}
+
+// token redacts the "token" members of the outer member of object v, such
+// as status.token of a TokenRequest. An empty or null token is kept.
+func (r *redactor) token(v []byte, outer string) {
+	m := rawjson.MembersOf(v)
+	for {
+		k, ov, ok := m.Next()
+		if !ok {
+			return
+		}
+		if !rawjson.KeyEqual(k, outer) {
+			continue
+		}
+		om := rawjson.MembersOf(ov)
+		for {
+			tk, tv, ok := om.Next()
+			if !ok {
+				break
+			}
+			if rawjson.KeyEqual(tk, "token") && string(tv) != `""` && rawjson.KindOf(tv) != rawjson.Null {
+				r.replace(tv)
+			}
+		}
+	}
+}
+
 // values redacts each value of a data or stringData map.
 func (r *redactor) values(v []byte) {
 	switch rawjson.KindOf(v) {
 	case rawjson.Null:
 	case rawjson.Object:
-		m := membersOf(v)
+		m := rawjson.MembersOf(v)
 		for {
 			_, mv, ok := m.Next()
 			if !ok {
@@ -183,7 +289,7 @@ func (r *redactor) values(v []byte) {
 
 // metadata redacts the last-applied annotation of an object's metadata.
 func (r *redactor) metadata(v []byte) {
-	m := membersOf(v)
+	m := rawjson.MembersOf(v)
 	for {
 		k, mv, ok := m.Next()
 		if !ok {
@@ -196,7 +302,7 @@ func (r *redactor) metadata(v []byte) {
 }
 
 func (r *redactor) annotations(v []byte) {
-	m := membersOf(v)
+	m := rawjson.MembersOf(v)
 	for {
 		k, mv, ok := m.Next()
 		if !ok {
@@ -223,7 +329,7 @@ func (r *redactor) jsonPatch(v []byte) {
 		}
 		var buf [128]byte
 		path := rawjson.AppendString(buf[:0], pv)
-		m := membersOf(op)
+		m := rawjson.MembersOf(op)
 		for {
 			k, val, ok := m.Next()
 			if !ok {
@@ -252,21 +358,9 @@ func (r *redactor) patchValue(path string, v []byte) {
 	}
 }
 
-// membersOf iterates over the members of obj. rawjson's iterators expect
-// validated input, and Members.Next can go out of bounds on an object cut
-// off just after a key's opening quote; an object that ends in '}' cannot
-// be cut off there. Event does not validate, since validating every event
-// would cost more than the redaction check itself.
-func membersOf(obj []byte) rawjson.Members {
-	if len(obj) < 2 || obj[len(obj)-1] != '}' {
-		return rawjson.Members{}
-	}
-	return rawjson.MembersOf(obj)
-}
-
 // get returns the value of the first member key of obj, or nil.
 func get(obj []byte, key string) []byte {
-	m := membersOf(obj)
+	m := rawjson.MembersOf(obj)
 	for {
 		k, v, ok := m.Next()
 		if !ok {

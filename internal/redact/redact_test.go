@@ -13,9 +13,11 @@ import (
 	"github.com/vigilsec/vigil/internal/audit"
 )
 
-// The secret of the captured run: kubectl create secret generic demo-secret
-// --from-literal=password=hunter2.
-var secretStrings = []string{"hunter2", "aHVudGVyMg=="}
+// The secrets of the captured run: kubectl create secret generic
+// demo-secret --from-literal=password=hunter2, and the service-account
+// JWTs the controller-manager got from TokenRequests, all of which start
+// with the same encoded header, {"alg":"RS256","kid":...}.
+var secretStrings = []string{"hunter2", "aHVudGVyMg==", "eyJhbGciOiJSUzI1NiIsImtpZCI6"}
 
 // sameSlice reports whether a and b are the same slice, not just equal.
 func sameSlice(a, b []byte) bool {
@@ -75,6 +77,39 @@ func TestEvent(t *testing.T) {
 		{name: "resource not a string", in: `{"objectRef":{"resource":["secrets"]},"requestObject":{"data":{"k":"v"}}}`},
 		{name: "subresource-like resource", in: `{"objectRef":{"resource":"secretsx"},"requestObject":{"data":{"k":"v"}}}`},
 		{name: "nested data is not secret data", in: `{"objectRef":{"resource":"secrets"},"requestObject":{"spec":{"data":{"k":"v"}},"items":[[{"data":{"k":"v"}}]]}}`},
+		{name: "list secrets",
+			in:      `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"0b4a6c1e-6f3e-4d1a-9a57-1c2f0e1d7a10","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/demo/secrets?limit=500","verb":"list","user":{"username":"system:serviceaccount:demo:reader","groups":["system:serviceaccounts","system:serviceaccounts:demo","system:authenticated"]},"objectRef":{"resource":"secrets","namespace":"demo","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"responseObject":{"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":"4711"},"items":[{"metadata":{"name":"demo-secret","namespace":"demo","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"apiVersion\":\"v1\",\"data\":{\"password\":\"aHVudGVyMg==\"},\"kind\":\"Secret\"}\n"}},"data":{"password":"aHVudGVyMg=="},"type":"Opaque"},{"metadata":{"name":"reader-token","namespace":"demo","annotations":{"kubernetes.io/service-account.name":"reader"}},"data":{"ca.crt":"LS0tLS1CRUdJTg==","namespace":"ZGVtbw==","token":"ZXlKaGJHY2lPaUpTVXpJMU5pSjk="},"type":"kubernetes.io/service-account-token"}]}}`,
+			want:    `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"0b4a6c1e-6f3e-4d1a-9a57-1c2f0e1d7a10","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/demo/secrets?limit=500","verb":"list","user":{"username":"system:serviceaccount:demo:reader","groups":["system:serviceaccounts","system:serviceaccounts:demo","system:authenticated"]},"objectRef":{"resource":"secrets","namespace":"demo","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"responseObject":{"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":"4711"},"items":[{"metadata":{"name":"demo-secret","namespace":"demo","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"<redacted>"}},"data":{"password":"<redacted>"},"type":"Opaque"},{"metadata":{"name":"reader-token","namespace":"demo","annotations":{"kubernetes.io/service-account.name":"reader"}},"data":{"ca.crt":"<redacted>","namespace":"<redacted>","token":"<redacted>"},"type":"kubernetes.io/service-account-token"}]}}`,
+			changed: true},
+		{name: "list secrets as a generic List",
+			in:      `{"objectRef":{"resource":"secrets","namespace":"demo","apiVersion":"v1"},"verb":"list","responseObject":{"kind":"List","apiVersion":"v1","metadata":{},"items":[{"kind":"Secret","apiVersion":"v1","metadata":{"name":"a"},"stringData":{"k":"hunter2"}}]}}`,
+			want:    `{"objectRef":{"resource":"secrets","namespace":"demo","apiVersion":"v1"},"verb":"list","responseObject":{"kind":"List","apiVersion":"v1","metadata":{},"items":[{"kind":"Secret","apiVersion":"v1","metadata":{"name":"a"},"stringData":{"k":"<redacted>"}}]}}`,
+			changed: true},
+		{name: "kubectl get secrets table",
+			in:      `{"verb":"list","requestURI":"/api/v1/namespaces/demo/secrets?limit=500","objectRef":{"resource":"secrets","namespace":"demo","apiVersion":"v1"},"responseObject":{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"230"},"columnDefinitions":[{"name":"Name","type":"string","format":"name","priority":0},{"name":"Type","type":"string","format":"","priority":0}],"rows":[{"cells":["demo-secret","Opaque",1,"5s"],"object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"demo-secret","namespace":"demo","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"password\":\"aHVudGVyMg==\"}}\n"}}}}]}}`,
+			want:    `{"verb":"list","requestURI":"/api/v1/namespaces/demo/secrets?limit=500","objectRef":{"resource":"secrets","namespace":"demo","apiVersion":"v1"},"responseObject":{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"230"},"columnDefinitions":[{"name":"Name","type":"string","format":"name","priority":0},{"name":"Type","type":"string","format":"","priority":0}],"rows":[{"cells":["demo-secret","Opaque",1,"5s"],"object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"demo-secret","namespace":"demo","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"<redacted>"}}}}]}}`,
+			changed: true},
+		{name: "table with includeObject=Object",
+			in:      `{"verb":"get","objectRef":{"resource":"secrets","namespace":"demo","name":"demo-secret","apiVersion":"v1"},"responseObject":{"kind":"Table","apiVersion":"meta.k8s.io/v1","rows":[{"cells":["demo-secret"],"object":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"demo-secret"},"data":{"password":"aHVudGVyMg=="}}},{"cells":[],"object":null},3]}}`,
+			want:    `{"verb":"get","objectRef":{"resource":"secrets","namespace":"demo","name":"demo-secret","apiVersion":"v1"},"responseObject":{"kind":"Table","apiVersion":"meta.k8s.io/v1","rows":[{"cells":["demo-secret"],"object":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"demo-secret"},"data":{"password":"<redacted>"}}},{"cells":[],"object":null},3]}}`,
+			changed: true},
+		{name: "token request",
+			in:      `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"069a7fc6-2b48-4d61-a45c-6df7a017e630","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/kube-system/serviceaccounts/clusterrole-aggregation-controller/token","verb":"create","user":{"username":"system:kube-controller-manager","groups":["system:authenticated"]},"objectRef":{"resource":"serviceaccounts","namespace":"kube-system","name":"clusterrole-aggregation-controller","apiVersion":"v1","subresource":"token"},"responseStatus":{"metadata":{},"code":201},"requestObject":{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"audiences":null,"expirationSeconds":3600,"boundObjectRef":null},"status":{"token":"","expirationTimestamp":null}},"responseObject":{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","metadata":{"name":"clusterrole-aggregation-controller","namespace":"kube-system","creationTimestamp":"2026-11-22T11:23:07Z"},"spec":{"audiences":["https://kubernetes.default.svc.cluster.local"],"expirationSeconds":3600,"boundObjectRef":null},"status":{"token":"eyJhbGciOiJSUzI1NiIsImtpZCI6InQ0dktyaFlGckNiRWRFbzlJYVphUEJGWENTV3lJNDJOSW9zdlZoYWQ1SXMifQ.eyJhdWQiOlsiaHR0cHM6Ly9rdWJlcm5ldGVzLmRlZmF1bHQuc3ZjIl19.U2FcLmHnNo0fLijCKOWtDHrpT5BywCE9IAeEEbD7NTx","expirationTimestamp":"2026-11-22T12:23:07Z"}},"annotations":{"authentication.kubernetes.io/issued-credential-id":"JTI=3a51743c-e7d8-401f-9bda-c67e71772e9c","authorization.k8s.io/decision":"allow"}}`,
+			want:    `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"069a7fc6-2b48-4d61-a45c-6df7a017e630","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/kube-system/serviceaccounts/clusterrole-aggregation-controller/token","verb":"create","user":{"username":"system:kube-controller-manager","groups":["system:authenticated"]},"objectRef":{"resource":"serviceaccounts","namespace":"kube-system","name":"clusterrole-aggregation-controller","apiVersion":"v1","subresource":"token"},"responseStatus":{"metadata":{},"code":201},"requestObject":{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"audiences":null,"expirationSeconds":3600,"boundObjectRef":null},"status":{"token":"","expirationTimestamp":null}},"responseObject":{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","metadata":{"name":"clusterrole-aggregation-controller","namespace":"kube-system","creationTimestamp":"2026-11-22T11:23:07Z"},"spec":{"audiences":["https://kubernetes.default.svc.cluster.local"],"expirationSeconds":3600,"boundObjectRef":null},"status":{"token":"<redacted>","expirationTimestamp":"2026-11-22T12:23:07Z"}},"annotations":{"authentication.kubernetes.io/issued-credential-id":"JTI=3a51743c-e7d8-401f-9bda-c67e71772e9c","authorization.k8s.io/decision":"allow"}}`,
+			changed: true},
+		{name: "token request with escaped subresource and token in the request",
+			in:      `{"objectRef":{"resource":"serviceaccounts","subresource":"tok\u0065n"},"requestObject":{"status":{"token":"eyJhbGciOiJIUzI1NiJ9.e30.x"},"status":{"token":null}}}`,
+			want:    `{"objectRef":{"resource":"serviceaccounts","subresource":"tok\u0065n"},"requestObject":{"status":{"token":"<redacted>"},"status":{"token":null}}}`,
+			changed: true},
+		{name: "token request without a token", in: `{"objectRef":{"resource":"serviceaccounts","namespace":"demo","name":"default","subresource":"token"},"requestObject":{"kind":"TokenRequest","status":{"token":""}},"responseObject":{"kind":"Status","status":"Failure","reason":"Forbidden","code":403}}`},
+		{name: "token request at metadata level", in: `{"level":"Metadata","objectRef":{"resource":"serviceaccounts","namespace":"demo","name":"default","subresource":"token"},"verb":"create"}`},
+		{name: "token review",
+			in:      `{"level":"RequestResponse","verb":"create","requestURI":"/apis/authentication.k8s.io/v1/tokenreviews","objectRef":{"resource":"tokenreviews","apiGroup":"authentication.k8s.io","apiVersion":"v1"},"requestObject":{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln","audiences":["https://kubernetes.default.svc"]},"status":{"user":{}}},"responseObject":{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln","audiences":["https://kubernetes.default.svc"]},"status":{"authenticated":true,"user":{"username":"system:serviceaccount:demo:default"},"audiences":["https://kubernetes.default.svc"]}}}`,
+			want:    `{"level":"RequestResponse","verb":"create","requestURI":"/apis/authentication.k8s.io/v1/tokenreviews","objectRef":{"resource":"tokenreviews","apiGroup":"authentication.k8s.io","apiVersion":"v1"},"requestObject":{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"token":"<redacted>","audiences":["https://kubernetes.default.svc"]},"status":{"user":{}}},"responseObject":{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"token":"<redacted>","audiences":["https://kubernetes.default.svc"]},"status":{"authenticated":true,"user":{"username":"system:serviceaccount:demo:default"},"audiences":["https://kubernetes.default.svc"]}}}`,
+			changed: true},
+		{name: "service account get keeps its fields", in: `{"objectRef":{"resource":"serviceaccounts","namespace":"demo","name":"default"},"responseObject":{"kind":"ServiceAccount","metadata":{"name":"default"},"secrets":[{"name":"default-token"}],"status":{"token":"not a token request"}}}`},
+		{name: "token subresource of another resource", in: `{"objectRef":{"resource":"pods","subresource":"token"},"responseObject":{"status":{"token":"x"}}}`},
+		{name: "secret data is not a token", in: `{"objectRef":{"resource":"serviceaccounts","subresource":"token"},"responseObject":{"data":{"k":"v"}}}`},
 		{name: "not an object", in: `["secrets"]`},
 		{name: "empty", in: ``},
 	}
@@ -213,17 +248,34 @@ func decode(t testing.TB, b []byte) any {
 	return v
 }
 
+// isSecretEvent reports whether the event is one whose objects Event
+// redacts: about Secrets, a TokenRequest or a TokenReview.
 func isSecretEvent(t testing.TB, raw []byte) bool {
 	ev, _ := decode(t, raw).(map[string]any)
 	ref, _ := ev["objectRef"].(map[string]any)
-	return ref["resource"] == "secrets"
+	switch ref["resource"] {
+	case "secrets", "tokenreviews":
+		return true
+	case "serviceaccounts":
+		return ref["subresource"] == "token"
+	}
+	return false
 }
 
 // reference is the redaction rule of the package doc, applied to a decoded
 // tree (without the JSON patch cases, which the captured run has none of).
 func reference(t testing.TB, raw []byte) any {
 	ev := decode(t, raw).(map[string]any)
+	ref, _ := ev["objectRef"].(map[string]any)
 	for _, k := range []string{"requestObject", "responseObject"} {
+		switch ref["resource"] {
+		case "serviceaccounts":
+			refToken(ev[k], "status")
+			continue
+		case "tokenreviews":
+			refToken(ev[k], "spec")
+			continue
+		}
 		switch o := ev[k].(type) {
 		case map[string]any:
 			refObject(o)
@@ -234,11 +286,29 @@ func reference(t testing.TB, raw []byte) any {
 					}
 				}
 			}
+			if rows, ok := o["rows"].([]any); ok {
+				for _, row := range rows {
+					if m, ok := row.(map[string]any); ok {
+						if obj, ok := m["object"].(map[string]any); ok {
+							refObject(obj)
+						}
+					}
+				}
+			}
 		case string:
 			ev[k] = Redacted
 		}
 	}
 	return ev
+}
+
+// refToken redacts o[outer]["token"] unless it is empty or null.
+func refToken(o any, outer string) {
+	m, _ := o.(map[string]any)
+	in, _ := m[outer].(map[string]any)
+	if tok, ok := in["token"]; ok && tok != nil && tok != "" {
+		in["token"] = Redacted
+	}
 }
 
 func refObject(o map[string]any) {
