@@ -3,6 +3,8 @@
 //
 // Usage:
 //
+//	vigil serve [--config FILE]       receive events (audit and admission webhooks, log tail), alert
+//	vigil config check FILE...        validate config files offline
 //	vigil replay [flags] [INPUT...]   evaluate recorded events, print alerts
 //	vigil rules check FILE...         load and compile rules, print every problem
 //	vigil rules test PATH...          run rule test cases (txtar)
@@ -27,6 +29,8 @@ var version = "dev"
 const usage = `usage: vigil <command> [flags] [args]
 
 commands:
+  serve        receive audit events (webhooks, log files), evaluate them, send alerts
+  config check validate config files offline
   replay       evaluate recorded audit events against rules and print alerts
   rules check  load and compile rules files and print every problem
   rules test   run rule test cases: events in, expected alerts out
@@ -79,6 +83,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCorpus(args[1:], stdout, stderr)
 	case "fields":
 		return cmdFields(args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "config":
+		if len(args) >= 2 && args[1] == "check" {
+			return cmdConfigCheck(args[2:], stdout, stderr)
+		}
+		fmt.Fprintln(stderr, "usage: vigil config check FILE...")
+		return exitUsage
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "vigil", version)
 		return exitOK

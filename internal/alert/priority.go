@@ -48,3 +48,21 @@ func ParsePriority(s string) (Priority, error) {
 
 // AtLeast reports whether p is at least as severe as min.
 func (p Priority) AtLeast(min Priority) bool { return p <= min }
+
+// MarshalText implements encoding.TextMarshaler with String's name.
+func (p Priority) MarshalText() ([]byte, error) {
+	if p < PriorityEmergency || p > PriorityDebug {
+		return nil, fmt.Errorf("invalid priority %d", int(p))
+	}
+	return []byte(priorityNames[p]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParsePriority.
+func (p *Priority) UnmarshalText(b []byte) error {
+	v, err := ParsePriority(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}

@@ -1,0 +1,493 @@
+// Package app assembles `vigil serve`: the event log, the ingest
+// endpoints, the evaluator, the alert journal and the outputs, with health,
+// metrics, rules reload and graceful shutdown. cmd/vigil only parses flags
+// and calls Run.
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigilsec/vigil/internal/admission"
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/audit"
+	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/config"
+	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/ingest"
+	"github.com/vigilsec/vigil/internal/journal"
+	"github.com/vigilsec/vigil/internal/metrics"
+	"github.com/vigilsec/vigil/internal/output"
+	"github.com/vigilsec/vigil/internal/pipeline"
+	"github.com/vigilsec/vigil/internal/tail"
+	"github.com/vigilsec/vigil/internal/wal"
+)
+
+// Options configure an App.
+type Options struct {
+	Config  *config.Config // validated
+	Logger  *slog.Logger   // nil = discard
+	Stdout  io.Writer      // the stdout output's writer; nil = os.Stdout
+	Version string
+	// Sinks are extra outputs, next to the configured ones (tests).
+	Sinks []output.Output
+	// OnAlerts is called after the evaluator journals alerts (tests).
+	OnAlerts func(*journal.Record)
+	// NoSync skips fsync in the logs: only for benchmarks that measure
+	// without the disk.
+	NoSync bool
+}
+
+// Journal bounds: alerts are few, so this is room for days of an output
+// being down.
+const (
+	journalMaxBytes = 1 << 30
+	journalSegment  = 32 << 20
+)
+
+// App is a running Vigil server.
+type App struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	hostname string
+
+	events  *wal.Log
+	journal *wal.Log
+	auth    *auth.Authenticator
+	tlsr    *auth.TLSReloader
+	ingest  *ingest.Server
+	eval    *pipeline.Evaluator
+	outputs *output.Dispatcher
+	tails   []*tail.Tailer
+	tailFor []config.Tail
+
+	program    atomic.Pointer[engine.Program]
+	reloadMu   sync.Mutex
+	rulesStamp string
+
+	ln       net.Listener
+	srv      *http.Server
+	stopping atomic.Bool
+	started  atomic.Bool
+
+	cancelEval, cancelOut, cancelTail, cancelBG context.CancelFunc
+	evalDone, outDone                        chan struct{}
+	tailWG, bgWG                             sync.WaitGroup
+	evalErr                                  atomic.Pointer[error]
+
+	closers []func() error // LIFO
+}
+
+// New opens the data directory and everything in it, and compiles the
+// rules. Nothing listens yet.
+func New(ctx context.Context, o Options) (_ *App, err error) {
+	cfg := o.Config
+	a := &App{cfg: cfg, log: o.Logger, metrics: metrics.New(o.Version)}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	a.hostname = cfg.Hostname
+	if a.hostname == "" {
+		a.hostname, _ = os.Hostname()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+
+	// Authentication. Without any cluster, the first run makes a token so
+	// that the endpoints are never open by accident.
+	ac := cfg.Auth
+	if auth.NeedsToken(ac) {
+		path, created, err := auth.EnsureToken(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("first-run token: %w", err)
+		}
+		ac.Clusters = []config.Cluster{{Name: "default", TokenFile: path}}
+		msg := "no cluster configured: accepting cluster \"default\" with the bearer token in this file"
+		if created {
+			msg = "no cluster configured: created a bearer token for cluster \"default\" in this file"
+		}
+		a.log.Warn(msg, "token_file", path)
+	}
+	if ac.AllowUnauthenticated {
+		a.log.Warn("auth.allow_unauthenticated is set: anyone who can reach this server can send events, stamped as cluster " + ac.UnauthenticatedCluster)
+	}
+	if a.auth, err = auth.New(ac, auth.Options{Logger: a.log}); err != nil {
+		return nil, err
+	}
+	if cfg.TLS.CertFile != "" {
+		if a.tlsr, err = auth.NewTLS(cfg.TLS, a.log); err != nil {
+			return nil, err
+		}
+	}
+
+	// Rules.
+	p, err := a.compileRules()
+	if err != nil {
+		return nil, err
+	}
+	a.setProgram(p)
+	a.metrics.RulesReloads.WithLabelValues("ok").Inc()
+
+	// The event log and the alert journal.
+	in := cfg.Ingest
+	a.events, err = wal.Open(wal.Options{Dir: filepath.Join(cfg.DataDir, "events"),
+		SegmentSize: int64(in.WALSegment), MaxBytes: int64(in.WALMaxBytes),
+		MaxRecord: int(2*in.MaxBodyBytes) + 1<<20, NoSync: o.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("event log: %w", err)
+	}
+	a.closers = append(a.closers, a.events.Close)
+	a.journal, err = wal.Open(wal.Options{Dir: filepath.Join(cfg.DataDir, "alerts"),
+		SegmentSize: journalSegment, MaxBytes: journalMaxBytes, NoSync: o.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("alert journal: %w", err)
+	}
+	a.closers = append(a.closers, a.journal.Close)
+	if st := a.events.Stats(); st.TornBytes > 0 {
+		a.log.Warn("event log: dropped a torn tail left by a crash (never acknowledged)", "bytes", st.TornBytes)
+	}
+	a.metrics.GaugeFunc("vigil_wal_bytes", "Bytes in the event log.", func() float64 { return float64(a.events.Stats().Bytes) })
+	a.metrics.GaugeFunc("vigil_wal_max_bytes", "Bound of the event log; at it, ingest answers 503.", func() float64 { return float64(in.WALMaxBytes) })
+	a.metrics.GaugeFunc("vigil_wal_lag_bytes", "Bytes logged but not yet evaluated.", a.lagBytes)
+	a.metrics.GaugeFunc("vigil_journal_bytes", "Bytes in the alert journal (alerts not yet delivered to every output, and recent ones).",
+		func() float64 { return float64(a.journal.Stats().Bytes) })
+
+	// The evaluator.
+	stateDir := filepath.Join(cfg.DataDir, "state")
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	a.eval, err = pipeline.New(ctx, pipeline.Options{
+		Log: a.events, LogMaxBytes: int64(in.WALMaxBytes), Journal: a.journal, Dir: stateDir,
+		Program: a.program.Load, MaxDepth: in.MaxDepth, DedupKeys: in.DedupKeys,
+		DedupWindow: time.Duration(in.DedupWindow), Metrics: a.metrics, Logger: a.log, OnAlerts: o.OnAlerts,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// Outputs.
+	outs, err := a.buildOutputs(o)
+	if err != nil {
+		return nil, err
+	}
+	a.outputs, err = output.New(output.Options{Journal: a.journal, Dir: filepath.Join(cfg.DataDir, "outputs"),
+		Outputs: outs, Metrics: a.metrics, Logger: a.log})
+	if err != nil {
+		for _, out := range outs {
+			out.Sink.Close()
+		}
+		return nil, err
+	}
+	a.closers = append(a.closers, a.outputs.Close)
+
+	// Ingest.
+	iopts := ingest.Options{
+		Log: a.events, Auth: a.authFunc, MaxBodyBytes: int64(in.MaxBodyBytes),
+		Limits:     audit.Limits{MaxEventSize: int(in.MaxEventBytes), MaxDepth: in.MaxDepth},
+		AckTimeout: time.Duration(in.AckTimeout), RetryAfter: time.Duration(in.RetryAfter),
+		Metrics: a.metrics, Logger: a.log, ShuttingDown: a.stopping.Load,
+		Admission: ingest.AdmissionOptions{Timeout: time.Duration(cfg.Admission.Timeout),
+			Decode: admission.Options{MaxBodyBytes: int(in.MaxBodyBytes), MaxDepth: in.MaxDepth}},
+	}
+	if cfg.Admission.Mode == "enforce" {
+		iopts.Admission.Decide = newDecider(a).decide
+	}
+	a.ingest = ingest.New(iopts)
+
+	// Tails.
+	tailDir := filepath.Join(cfg.DataDir, "tail")
+	if len(cfg.Tail) > 0 {
+		if err := os.MkdirAll(tailDir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	for _, tc := range cfg.Tail {
+		sum := sha256.Sum256([]byte(tc.Path))
+		t, err := tail.New(tail.Options{Path: tc.Path, MaxLine: int(in.MaxEventBytes) + 1,
+			StateFile: filepath.Join(tailDir, hex.EncodeToString(sum[:8])+".pos"), Logger: a.log.With("tail", tc.Path),
+			OnLongLine: func(file string, off, n int64) {
+				a.metrics.TailSkipped.WithLabelValues(file, "too_large").Inc()
+				a.metrics.EventsRejected.WithLabelValues(tc.Cluster, "tail", "too_large").Inc()
+			}})
+		if err != nil {
+			return nil, fmt.Errorf("tail %s: %w", tc.Path, err)
+		}
+		a.tails = append(a.tails, t)
+		a.tailFor = append(a.tailFor, tc)
+	}
+	now := time.Now()
+	for _, c := range ac.Clusters {
+		a.metrics.WatchCluster(c.Name, now)
+	}
+	for _, t := range cfg.Tail {
+		a.metrics.WatchCluster(t.Cluster, now)
+	}
+	return a, nil
+}
+
+func (a *App) buildOutputs(o Options) ([]output.Output, error) {
+	var outs []output.Output
+	for _, oc := range a.cfg.Outputs {
+		f, err := output.ParseFormat(oc.Format)
+		if err != nil {
+			return nil, err
+		}
+		minp := alert.PriorityDebug
+		if oc.MinPriority != "" {
+			if minp, err = alert.ParsePriority(oc.MinPriority); err != nil {
+				return nil, err
+			}
+		}
+		var sink output.Sink
+		switch oc.Type {
+		case "stdout":
+			w := o.Stdout
+			if w == nil {
+				w = os.Stdout
+			}
+			sink = output.NewWriter(w, f, time.Local)
+		case "file":
+			fs, err := output.OpenFile(oc.Path, f, time.Local)
+			if err != nil {
+				return nil, fmt.Errorf("output %s: %w", oc.Name, err)
+			}
+			sink = fs
+		default:
+			return nil, fmt.Errorf("output %s: unknown type %q", oc.Name, oc.Type)
+		}
+		outs = append(outs, output.Output{Name: oc.Name, Sink: sink, MinPriority: minp})
+	}
+	return append(outs, o.Sinks...), nil
+}
+
+func (a *App) authFunc(r *http.Request) (string, int, string) {
+	id, err := a.auth.Authenticate(r)
+	if err == nil {
+		return id.Cluster, 0, ""
+	}
+	reason := "invalid_credentials"
+	switch {
+	case errors.Is(err, auth.ErrNoCredentials):
+		reason = "no_credentials"
+	case errors.Is(err, auth.ErrForbidden):
+		reason = "forbidden"
+	}
+	return "", auth.HTTPStatus(err), reason
+}
+
+func (a *App) lagBytes() float64 {
+	end := a.events.Stats().End
+	p := a.eval.Processed()
+	if end.Seg == p.Seg {
+		return float64(end.Off - p.Off)
+	}
+	// Across segments: an upper bound is good enough for a gauge.
+	return float64(a.events.Stats().Bytes)
+}
+
+// Handler returns the HTTP routes.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/k8s_audit", a.ingest.AuditHandler())
+	mux.Handle("/k8s-audit", a.ingest.AuditHandler())
+	if a.cfg.Admission.Enabled {
+		mux.Handle("/admission", a.ingest.AdmissionHandler())
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if _, status, reason := a.authFunc(r); status != 0 {
+			http.Error(w, http.StatusText(status)+": "+reason, status)
+			return
+		}
+		if err := a.Reload(); err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		io.WriteString(w, "rules reloaded\n")
+	})
+	return mux
+}
+
+// ready answers 200 when Vigil accepts events: started, not stopping, the
+// evaluator running and the event log not nearly full.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case !a.started.Load():
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	case a.stopping.Load():
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+	case a.evalErr.Load() != nil:
+		http.Error(w, "evaluator stopped: "+(*a.evalErr.Load()).Error(), http.StatusServiceUnavailable)
+	case float64(a.events.Stats().Bytes) > 0.95*float64(a.cfg.Ingest.WALMaxBytes):
+		http.Error(w, "event log nearly full", http.StatusServiceUnavailable)
+	default:
+		io.WriteString(w, "ready\n")
+	}
+}
+
+// Start listens and starts every loop.
+func (a *App) Start() error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.ln = ln
+	a.srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 2 * time.Minute, IdleTimeout: 5 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+
+	evalCtx, cancel := context.WithCancel(context.Background())
+	a.cancelEval, a.evalDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.evalDone)
+		if err := a.eval.Run(evalCtx); err != nil {
+			a.evalErr.Store(&err)
+			a.log.Error("evaluator stopped; events are still logged and will be evaluated after a restart", "err", err)
+		}
+	}()
+	outCtx, cancel := context.WithCancel(context.Background())
+	a.cancelOut, a.outDone = cancel, make(chan struct{})
+	go func() { defer close(a.outDone); a.outputs.Run(outCtx) }()
+
+	tailCtx, cancel := context.WithCancel(context.Background())
+	a.cancelTail = cancel
+	for i, t := range a.tails {
+		pub := a.ingest.TailPublisher(a.tailFor[i].Cluster)
+		a.tailWG.Go(func() {
+			if err := t.Run(tailCtx, pub); err != nil && tailCtx.Err() == nil {
+				a.log.Error("tail stopped", "path", a.tailFor[i].Path, "err", err)
+			}
+		})
+	}
+	bgCtx, cancel := context.WithCancel(context.Background())
+	a.cancelBG = cancel
+	if a.cfg.Rules.Watch && len(a.cfg.Rules.Files) > 0 {
+		a.bgWG.Go(func() { a.watchRules(bgCtx) })
+	}
+
+	go func() {
+		var err error
+		if a.tlsr != nil {
+			a.srv.TLSConfig = a.tlsr.Config()
+			err = a.srv.ServeTLS(ln, "", "")
+		} else {
+			err = a.srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	a.started.Store(true)
+	scheme := "http"
+	if a.tlsr != nil {
+		scheme = "https"
+	}
+	a.log.Info("vigil serving", "addr", ln.Addr().String(), "scheme", scheme, "data_dir", a.cfg.DataDir,
+		"admission", a.cfg.Admission.Enabled, "admission_mode", a.cfg.Admission.Mode, "tails", len(a.tails))
+	return nil
+}
+
+// Addr returns the listening address.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Metrics returns the server's metrics (tests, benchmarks).
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// Evaluated returns the events evaluated and the alerts raised since start.
+func (a *App) Evaluated() (events, alerts uint64) { return a.eval.Counts() }
+
+func (a *App) watchRules(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if s := a.statRules(); s != a.rulesStamp {
+				a.log.Info("rules files changed; reloading")
+				a.rulesStamp = s
+				a.Reload()
+			}
+		}
+	}
+}
+
+// Shutdown stops accepting, lets requests in flight finish, evaluates what
+// was logged, delivers what was journalled, and closes everything, within
+// ctx's deadline. What does not make it by then is still on disk and is
+// processed at the next start.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.stopping.Store(true)
+	var errs []error
+	if a.srv != nil {
+		if err := a.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	if a.cancelTail != nil {
+		a.cancelTail()
+		a.tailWG.Wait()
+	}
+	if a.cancelBG != nil {
+		a.cancelBG()
+		a.bgWG.Wait()
+	}
+	if a.cancelEval != nil {
+		if a.evalErr.Load() == nil {
+			if err := a.eval.Drain(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		a.cancelEval()
+		<-a.evalDone
+	}
+	if a.cancelOut != nil {
+		if err := a.outputs.Drain(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		a.cancelOut()
+		<-a.outDone
+	}
+	if err := a.close(); err != nil {
+		errs = append(errs, err)
+	}
+	ev, al := a.eval.Counts()
+	a.log.Info("vigil stopped", "events_evaluated", ev, "alerts", al)
+	return errors.Join(errs...)
+}
+
+func (a *App) close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

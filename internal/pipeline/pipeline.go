@@ -1,0 +1,465 @@
+// Package pipeline is Vigil's evaluator: it reads accepted batches from the
+// event log in order, drops events already evaluated (the API server
+// resends a batch it got no answer for), evaluates the rest against the
+// running rules, and appends their alerts to the alert journal.
+//
+// Exactly once: a journal record carries the position of the event-log
+// record its alerts came from, and a checkpoint file the position reached.
+// At start the evaluator resumes after the later of the two, and rebuilds
+// its dedup set from the retained log before that point. A crash at any
+// moment therefore neither loses nor repeats an alert.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/audit"
+	"github.com/vigilsec/vigil/internal/batch"
+	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/journal"
+	"github.com/vigilsec/vigil/internal/metrics"
+	"github.com/vigilsec/vigil/internal/rawjson"
+	"github.com/vigilsec/vigil/internal/wal"
+)
+
+// Options configure an Evaluator.
+type Options struct {
+	Log         *wal.Log               // accepted batches (see package batch)
+	LogMaxBytes int64                  // the event log's bound; past half of it, evaluated records are released at once
+	Journal     *wal.Log               // where alerts go (see package journal)
+	Dir         string                 // holds the checkpoint file
+	Program     func() *engine.Program // the running rules; called once per batch
+	MaxDepth    int                    // per-event nesting limit
+	DedupKeys   int                    // auditID+stage pairs remembered; 0 disables dedup
+	DedupWindow time.Duration          // how long a pair is remembered
+	Metrics     *metrics.Metrics       // nil = none
+	Logger      *slog.Logger           // nil = discard
+	Checkpoint  time.Duration          // how often the checkpoint is written; 0 = 1s
+	OnAlerts    func(*journal.Record)  // called after each journal append (tests, the store)
+	Now         func() time.Time       // nil = time.Now
+}
+
+// Evaluator evaluates the event log. Create it with New, then call Run.
+type Evaluator struct {
+	o      Options
+	dedup  *dedup
+	resume wal.Pos // where Run starts
+
+	prog  *engine.Program
+	state *engine.State
+	ev    audit.Event
+
+	processed atomic.Pointer[wal.Pos] // position after the last evaluated record
+	jend      wal.Pos                 // journal end after the last append
+	lastCkpt  wal.Pos
+
+	mu      sync.Mutex
+	samples []sample // processed positions by receive time, for releasing the log
+	events  atomic.Uint64
+	alerts  atomic.Uint64
+}
+
+type sample struct {
+	pos      wal.Pos
+	received int64
+}
+
+const checkpointFile = "evaluator.checkpoint"
+
+type checkpoint struct {
+	Log     wal.Pos `json:"log"`     // evaluated up to here
+	Journal wal.Pos `json:"journal"` // the journal ended here then
+}
+
+// New finds where evaluation resumes and rebuilds the dedup set.
+func New(ctx context.Context, o Options) (*Evaluator, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Checkpoint <= 0 {
+		o.Checkpoint = time.Second
+	}
+	e := &Evaluator{o: o, dedup: newDedup(o.DedupKeys, int64(o.DedupWindow))}
+	ck, err := readCheckpoint(filepath.Join(o.Dir, checkpointFile))
+	if err != nil {
+		o.Logger.Warn("evaluator checkpoint unreadable; scanning the whole journal", "err", err)
+		ck = checkpoint{}
+	}
+	resume := ck.Log
+	// Journal records after the checkpoint moved evaluation further.
+	jr := o.Journal.NewReader(ck.Journal)
+	defer jr.Close()
+	for {
+		rec, err := jr.Next(nonBlocking)
+		if errors.Is(err, context.Canceled) {
+			break // no more records
+		}
+		if err != nil {
+			return nil, fmt.Errorf("scan alert journal: %w", err)
+		}
+		r, err := journal.Unmarshal(rec.Data)
+		if err != nil {
+			return nil, fmt.Errorf("scan alert journal at %v: %w", rec.Pos, err)
+		}
+		if resume.Less(r.Next) {
+			resume = r.Next
+		}
+	}
+	e.resume = resume
+	e.jend = o.Journal.Stats().End
+	e.lastCkpt = ck.Log
+	p := resume
+	e.processed.Store(&p)
+	if err := e.rebuild(ctx); err != nil {
+		return nil, err
+	}
+	o.Logger.Info("evaluator ready", "resume", resume.String(), "dedup_keys", e.dedup.len())
+	return e, nil
+}
+
+// rebuild feeds the dedup set with the retained events before the resume
+// position, so that a batch resent after a restart is recognised.
+func (e *Evaluator) rebuild(ctx context.Context) error {
+	if e.o.DedupKeys <= 0 {
+		return nil
+	}
+	r := e.o.Log.NewReader(wal.Pos{})
+	defer r.Close()
+	cutoff := e.o.Now().Add(-e.o.DedupWindow).UnixNano()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := r.Next(nonBlocking)
+		if errors.Is(err, context.Canceled) {
+			return nil // the log ends before the resume position
+		}
+		if err != nil {
+			return fmt.Errorf("rebuild dedup set: %w", err)
+		}
+		if !rec.Pos.Less(e.resume) {
+			return nil
+		}
+		h, d, err := batch.Decode(rec.Data)
+		if err != nil {
+			continue // counted when it was evaluated
+		}
+		if h.Received < cutoff {
+			continue
+		}
+		for {
+			raw, ok, err := d.Next()
+			if err != nil || !ok {
+				break
+			}
+			if audit.Parse(&e.ev, raw, e.o.MaxDepth) != nil {
+				continue
+			}
+			if id := e.ev.Top(audit.KeyAuditID); id != nil {
+				e.dedup.seen(e.dedup.key(id, e.ev.Top(audit.KeyStage)), h.Received)
+			}
+		}
+	}
+}
+
+// nonBlocking makes a log Reader's Next return context.Canceled at once
+// instead of waiting for a record.
+var nonBlocking = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// Processed returns the position after the last evaluated record.
+func (e *Evaluator) Processed() wal.Pos { return *e.processed.Load() }
+
+// Counts returns the events evaluated and alerts raised since New.
+func (e *Evaluator) Counts() (events, alerts uint64) { return e.events.Load(), e.alerts.Load() }
+
+// Run evaluates records as they become durable until ctx is done, then
+// writes a last checkpoint. Use Drain to stop after the records already
+// logged.
+func (e *Evaluator) Run(ctx context.Context) error {
+	r := e.o.Log.NewReader(e.resume)
+	defer r.Close()
+	tick := time.NewTicker(e.o.Checkpoint)
+	defer tick.Stop()
+	defer e.writeCheckpoint()
+	for {
+		select {
+		case <-tick.C:
+			e.writeCheckpoint()
+			e.release()
+		default:
+		}
+		rctx, cancel := context.WithTimeout(ctx, e.o.Checkpoint)
+		rec, err := r.Next(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				continue // idle: go round for the checkpoint
+			}
+			if errors.Is(err, wal.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("read event log: %w", err)
+		}
+		if err := e.record(ctx, rec); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// Drain waits until every record logged before the call is evaluated, or
+// ctx is done.
+func (e *Evaluator) Drain(ctx context.Context) error {
+	target := e.o.Log.Stats().End
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for e.Processed().Less(target) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain: evaluated up to %v of %v: %w", e.Processed(), target, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// record evaluates one logged batch.
+func (e *Evaluator) record(ctx context.Context, rec wal.Record) error {
+	start := time.Now()
+	m := e.o.Metrics
+	h, d, err := batch.Decode(rec.Data)
+	if err != nil {
+		e.o.Logger.Error("event log record unreadable; skipped", "pos", rec.Pos.String(), "err", err)
+		if m != nil {
+			m.EvalSkipped.WithLabelValues("bad_record").Inc()
+		}
+		e.advance(rec.Next, 0)
+		return nil
+	}
+	if p := e.o.Program(); p != e.prog {
+		e.prog, e.state = p, p.NewState()
+	}
+	var out []journal.Alert
+	var n, dups int
+	for {
+		raw, ok, err := d.Next()
+		if err != nil {
+			e.o.Logger.Error("event log record truncated; rest skipped", "pos", rec.Pos.String(), "err", err)
+			if m != nil {
+				m.EvalSkipped.WithLabelValues("bad_record").Inc()
+			}
+			break
+		}
+		if !ok {
+			break
+		}
+		if err := audit.Parse(&e.ev, raw, e.o.MaxDepth); err != nil {
+			// Ingest validated every event with the same limits; this
+			// only happens if the limits shrank across a restart.
+			if m != nil {
+				m.EvalSkipped.WithLabelValues("unparsable").Inc()
+			}
+			continue
+		}
+		e.ev.Cluster = h.Cluster
+		if id := e.ev.Top(audit.KeyAuditID); id != nil {
+			if e.dedup.seen(e.dedup.key(id, e.ev.Top(audit.KeyStage)), h.Received) {
+				dups++
+				continue
+			}
+		}
+		n++
+		for _, i := range e.prog.Eval(&e.ev, e.state) {
+			a := e.prog.Alert(e.state, i)
+			out = append(out, journal.Alert{
+				ID:       journal.AlertID(rec.Pos, len(out)),
+				Alert:    *a,
+				Cluster:  h.Cluster,
+				Capture:  h.Capture.String(),
+				AuditID:  str(e.ev.Top(audit.KeyAuditID)),
+				Stage:    str(e.ev.Top(audit.KeyStage)),
+				Received: time.Unix(0, h.Received).UTC(),
+				Event:    json.RawMessage(append([]byte(nil), raw...)),
+			})
+		}
+	}
+	if len(out) > 0 {
+		jr := &journal.Record{Src: rec.Pos, Next: rec.Next, Alerts: out}
+		if err := e.appendJournal(ctx, jr); err != nil {
+			return err
+		}
+		if e.o.OnAlerts != nil {
+			e.o.OnAlerts(jr)
+		}
+	}
+	e.events.Add(uint64(n))
+	e.alerts.Add(uint64(len(out)))
+	if m != nil {
+		m.Evaluated.WithLabelValues(h.Cluster).Add(float64(n))
+		if dups > 0 {
+			m.DedupHits.WithLabelValues(h.Cluster).Add(float64(dups))
+		}
+		for i := range out {
+			a := &out[i].Alert
+			m.Alerts.WithLabelValues(a.Rule, a.Priority.String(), h.Cluster).Inc()
+		}
+		m.EvalSeconds.Observe(time.Since(start).Seconds())
+	}
+	e.advance(rec.Next, h.Received)
+	return nil
+}
+
+// appendJournal appends r, waiting while the journal is full: outputs that
+// are behind hold the evaluator back, and the event log fills up behind
+// it, so ingest answers 503 instead of anything being dropped.
+func (e *Evaluator) appendJournal(ctx context.Context, r *journal.Record) error {
+	data, err := journal.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode alerts: %w", err)
+	}
+	wait := 10 * time.Millisecond
+	for {
+		_, end, err := e.o.Journal.Append(ctx, data)
+		if err == nil {
+			e.jend = end
+			return nil
+		}
+		if !errors.Is(err, wal.ErrFull) {
+			return fmt.Errorf("append to alert journal: %w", err)
+		}
+		if wait == 10*time.Millisecond {
+			e.o.Logger.Warn("alert journal full: evaluation waits for the outputs to catch up")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+func (e *Evaluator) advance(next wal.Pos, received int64) {
+	e.processed.Store(&next)
+	if received == 0 {
+		return
+	}
+	e.mu.Lock()
+	if n := len(e.samples); n == 0 || received-e.samples[n-1].received >= int64(100*time.Millisecond) {
+		e.samples = append(e.samples, sample{next, received})
+	} else {
+		e.samples[n-1].pos = next
+	}
+	e.mu.Unlock()
+}
+
+// release lets the event log delete segments that are evaluated and older
+// than the dedup window, or simply evaluated once the log is half full:
+// the log's bound protects ingest first, dedup across restarts second.
+func (e *Evaluator) release() {
+	cutoff := e.o.Now().Add(-e.o.DedupWindow).UnixNano()
+	var upto wal.Pos
+	e.mu.Lock()
+	i := 0
+	for i < len(e.samples) && e.samples[i].received < cutoff {
+		upto = e.samples[i].pos
+		i++
+	}
+	e.samples = e.samples[i:]
+	e.mu.Unlock()
+	st := e.o.Log.Stats()
+	if st.Bytes > 0 && float64(st.Bytes) > 0.5*float64(e.logMax()) {
+		upto = e.Processed()
+	}
+	if upto == (wal.Pos{}) {
+		return
+	}
+	if err := e.o.Log.Release(upto); err != nil && !errors.Is(err, wal.ErrClosed) {
+		e.o.Logger.Warn("release event log", "err", err)
+	}
+}
+
+func (e *Evaluator) logMax() int64 { return e.o.LogMaxBytes }
+
+// str returns the text of a raw JSON string, or "" for nil.
+func str(v []byte) string {
+	if v == nil {
+		return ""
+	}
+	return string(rawjson.AppendString(nil, v))
+}
+
+func (e *Evaluator) writeCheckpoint() {
+	p := e.Processed()
+	if p == e.lastCkpt {
+		return
+	}
+	ck := checkpoint{Log: p, Journal: e.jend}
+	if err := writeFileAtomic(filepath.Join(e.o.Dir, checkpointFile), ck); err != nil {
+		e.o.Logger.Warn("write evaluator checkpoint", "err", err)
+		return
+	}
+	e.lastCkpt = p
+}
+
+func readCheckpoint(path string) (checkpoint, error) {
+	var ck checkpoint
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return ck, nil
+	}
+	if err != nil {
+		return ck, err
+	}
+	if err := json.Unmarshal(data, &ck); err != nil {
+		return checkpoint{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return ck, nil
+}
+
+// writeFileAtomic writes v as JSON to path through a synced temporary file
+// and a rename.
+func writeFileAtomic(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
