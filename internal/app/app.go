@@ -129,9 +129,6 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		}
 		a.log.Warn(msg, "token_file", path)
 	}
-	if ac.AllowUnauthenticated {
-		a.log.Warn("auth.allow_unauthenticated is set: anyone who can reach this server can send events, stamped as cluster " + ac.UnauthenticatedCluster)
-	}
 	if a.auth, err = auth.New(ac, auth.Options{Logger: a.log}); err != nil {
 		return nil, err
 	}

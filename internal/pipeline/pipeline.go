@@ -234,7 +234,7 @@ func (e *Evaluator) Drain(ctx context.Context) error {
 	target := e.o.Log.Stats().End
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for e.Processed().Less(target) {
+	for e.Processed().Less(target) && e.pending() {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("drain: evaluated up to %v of %v: %w", e.Processed(), target, ctx.Err())
@@ -242,6 +242,16 @@ func (e *Evaluator) Drain(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pending reports whether the log holds a record after the processed
+// position. (Positions alone cannot say: the end of one segment and the
+// start of the next are the same place.)
+func (e *Evaluator) pending() bool {
+	r := e.o.Log.NewReader(e.Processed())
+	defer r.Close()
+	_, err := r.Next(nonBlocking)
+	return !errors.Is(err, context.Canceled)
 }
 
 // record evaluates one logged batch.
