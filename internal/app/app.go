@@ -86,9 +86,9 @@ type App struct {
 	started  atomic.Bool
 
 	cancelEval, cancelOut, cancelTail, cancelBG context.CancelFunc
-	evalDone, outDone                        chan struct{}
-	tailWG, bgWG                             sync.WaitGroup
-	evalErr                                  atomic.Pointer[error]
+	evalDone, outDone                           chan struct{}
+	tailWG, bgWG                                sync.WaitGroup
+	evalErr                                     atomic.Pointer[error]
 
 	closers []func() error // LIFO
 }
