@@ -201,7 +201,6 @@ func (w *worker) pos() wal.Pos {
 func (w *worker) run(ctx context.Context) {
 	r := w.d.o.Journal.NewReader(w.pos())
 	defer r.Close()
-	lastSave := time.Now()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		rec, err := r.Next(rctx)
@@ -236,11 +235,10 @@ func (w *worker) run(ctx context.Context) {
 		w.mu.Lock()
 		w.cursor = rec.Next
 		w.mu.Unlock()
-		if time.Since(lastSave) > 200*time.Millisecond {
-			if err := w.save(); err != nil {
-				w.d.o.Logger.Warn("save output cursor", "output", w.out.Name, "err", err)
-			}
-			lastSave = time.Now()
+		// Saved after every delivery (a rename, no fsync): after a crash,
+		// only the batch in flight is delivered again.
+		if err := w.save(); err != nil {
+			w.d.o.Logger.Warn("save output cursor", "output", w.out.Name, "err", err)
 		}
 	}
 }

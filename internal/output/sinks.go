@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -79,13 +80,49 @@ type File struct {
 	file *os.File
 }
 
-// OpenFile opens path for appending, creating it with mode 0600.
+// OpenFile opens path for appending, creating it with mode 0600. A torn
+// last line, left by a crash in the middle of a write, is cut off: its
+// batch was not confirmed, so it is delivered again whole.
 func OpenFile(path string, f Format, loc *time.Location) (*File, error) {
-	fd, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	fd, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	if err := cutTornLine(fd); err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return &File{Writer: Writer{w: fd, f: f, loc: loc}, file: fd}, nil
+}
+
+// cutTornLine truncates f after its last newline.
+func cutTornLine(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := fi.Size()
+	buf := make([]byte, 64<<10)
+	for off := end; off > 0; {
+		n := int64(len(buf))
+		if off < n {
+			n = off
+		}
+		off -= n
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			if cut := off + int64(i) + 1; cut != end {
+				return f.Truncate(cut)
+			}
+			return nil
+		}
+	}
+	if end > 0 {
+		return f.Truncate(0)
+	}
+	return nil
 }
 
 // Send implements Sink.
