@@ -9,23 +9,23 @@ import (
 // Alert is one rule match, rendered. Everything in it is owned by the alert:
 // nothing aliases event buffers.
 type Alert struct {
-	Time     int64    // event time, Unix nanoseconds
-	Rule     string   // rule name
-	Priority Priority // rule priority
-	Source   string   // event source, "k8s_audit"
-	Tags     []string // rule tags, sorted and de-duplicated
-	Message  string   // the rule's output with fields substituted
-	Hostname string   // host that raised the alert
-	Fields   []Field  // output_fields, sorted by Key
+	Time     int64    `json:"time"`     // event time, Unix nanoseconds
+	Rule     string   `json:"rule"`     // rule name
+	Priority Priority `json:"priority"` // rule priority
+	Source   string   `json:"source"`   // event source, "k8s_audit"
+	Tags     []string `json:"tags"`     // rule tags, sorted and de-duplicated
+	Message  string   `json:"message"`  // the rule's output with fields substituted
+	Hostname string   `json:"hostname"` // host that raised the alert
+	Fields   []Field  `json:"fields"`   // output_fields, sorted by Key
 }
 
 // Field is one entry of output_fields.
 type Field struct {
-	Key     string   // the field reference as written, e.g. "ka.uri.param[command]"
-	Values  []string // the value, or each element for a list field
-	List    bool     // list fields render as JSON arrays
-	Missing bool     // no value: renders as null
-	Int     bool     // render Values[0] as a bare JSON number (evt.time)
+	Key     string   `json:"key"`               // the field reference as written, e.g. "ka.uri.param[command]"
+	Values  []string `json:"values"`            // the value, or each element for a list field
+	List    bool     `json:"list,omitempty"`    // list fields render as JSON arrays
+	Missing bool     `json:"missing,omitempty"` // no value: renders as null
+	Int     bool     `json:"int,omitempty"`     // render Values[0] as a bare JSON number (evt.time)
 }
 
 // SortFields orders fields by key, as Falco's JSON objects do.

@@ -1,0 +1,206 @@
+package output
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/journal"
+	"github.com/vigilsec/vigil/internal/wal"
+)
+
+type recSink struct {
+	mu    sync.Mutex
+	rules []string
+	err   error // returned by every Send while set
+	sends int
+}
+
+func (s *recSink) Send(_ context.Context, as []*journal.Alert) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sends++
+	if s.err != nil {
+		return s.err
+	}
+	for _, a := range as {
+		s.rules = append(s.rules, a.Alert.Rule)
+	}
+	return nil
+}
+
+func (s *recSink) Close() error { return nil }
+
+func (s *recSink) got() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.rules, ",")
+}
+
+func openJournal(t *testing.T, dir string) *wal.Log {
+	t.Helper()
+	l, err := wal.Open(wal.Options{Dir: filepath.Join(dir, "journal"), SegmentSize: 1 << 20, MaxBytes: 8 << 20, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// appendAlerts journals one record with an alert per "rule:priority".
+func appendAlerts(t *testing.T, l *wal.Log, specs ...string) {
+	t.Helper()
+	r := &journal.Record{}
+	for _, s := range specs {
+		name, pri, _ := strings.Cut(s, ":")
+		p, err := alert.ParsePriority(pri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Alerts = append(r.Alerts, journal.Alert{Alert: alert.Alert{Rule: name, Priority: p, Time: 1}, Cluster: "c"})
+	}
+	data, err := journal.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Append(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(t *testing.T, d *Dispatcher) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	return func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer dcancel()
+		if err := d.Drain(dctx); err != nil {
+			t.Error(err)
+		}
+		cancel()
+		<-done
+	}
+}
+
+func TestDispatcherFilterAndCursor(t *testing.T) {
+	dir := t.TempDir()
+	l := openJournal(t, dir)
+	defer l.Close()
+	appendAlerts(t, l, "old:critical") // before the outputs existed: not sent
+	warn, all := &recSink{}, &recSink{}
+	outs := []Output{{Name: "warn", Sink: warn, MinPriority: alert.PriorityWarning}, {Name: "all", Sink: all, MinPriority: alert.PriorityDebug}}
+	d, err := New(Options{Journal: l, Dir: filepath.Join(dir, "out"), Outputs: outs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	appendAlerts(t, l, "a:critical", "b:notice")
+	appendAlerts(t, l, "c:debug")
+	appendAlerts(t, l, "d:warning")
+	stop()
+	if g := warn.got(); g != "a,d" {
+		t.Errorf("warn output got %q, want a,d", g)
+	}
+	if g := all.got(); g != "a,b,c,d" {
+		t.Errorf("all output got %q, want a,b,c,d", g)
+	}
+	if warn.sends != 2 {
+		t.Errorf("warn output: %d sends, want 2 (records with nothing to send are skipped)", warn.sends)
+	}
+
+	// A restart resumes after the delivered records.
+	appendAlerts(t, l, "e:error")
+	warn2, all2 := &recSink{}, &recSink{}
+	d2, err := New(Options{Journal: l, Dir: filepath.Join(dir, "out"), Outputs: []Output{
+		{Name: "warn", Sink: warn2, MinPriority: alert.PriorityWarning}, {Name: "all", Sink: all2, MinPriority: alert.PriorityDebug}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d2)()
+	if warn2.got() != "e" || all2.got() != "e" {
+		t.Errorf("after restart: %q %q, want e e", warn2.got(), all2.got())
+	}
+}
+
+func TestDispatcherRetryAndDeadLetter(t *testing.T) {
+	dir := t.TempDir()
+	l := openJournal(t, dir)
+	defer l.Close()
+	flaky := &recSink{err: errors.New("503 from destination")}
+	broken := &recSink{err: Permanent(errors.New("400: bad payload"))}
+	d, err := New(Options{Journal: l, Dir: filepath.Join(dir, "out"), MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		Outputs: []Output{{Name: "flaky", Sink: flaky, MinPriority: alert.PriorityDebug}, {Name: "broken", Sink: broken, MinPriority: alert.PriorityDebug}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	appendAlerts(t, l, "x:error")
+	time.Sleep(30 * time.Millisecond)
+	flaky.mu.Lock()
+	tries := flaky.sends
+	flaky.err = nil
+	flaky.mu.Unlock()
+	stop()
+	if tries < 2 || flaky.got() != "x" {
+		t.Errorf("flaky output: %d tries, got %q; want retries, then x", tries, flaky.got())
+	}
+	if broken.sends != 1 {
+		t.Errorf("permanent failure sent %d times, want 1", broken.sends)
+	}
+	dead, err := os.ReadFile(filepath.Join(dir, "out", "broken.dead.jsonl"))
+	if err != nil || !strings.Contains(string(dead), `"error":"400: bad payload"`) || !strings.Contains(string(dead), `"rule":"x"`) {
+		t.Errorf("dead letter: %s %v", dead, err)
+	}
+}
+
+func TestCutTornLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"a\n", "a\n"},
+		{"a\nb", "a\n"},
+		{"torn", ""},
+		{"a\nb\n{\"x\":", "a\nb\n"},
+		{strings.Repeat("x", 70<<10) + "\n" + strings.Repeat("y", 70<<10), strings.Repeat("x", 70<<10) + "\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(path, []byte(c.in), 0o600)
+		f, err := OpenFile(path, JSON, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got, _ := os.ReadFile(path); string(got) != c.want {
+			t.Errorf("%.20q: got %.20q, want %.20q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestFileSinkFormats(t *testing.T) {
+	a := &journal.Alert{Alert: alert.Alert{Rule: "R", Priority: alert.PriorityWarning, Message: "msg (user=admin)", Source: "k8s_audit", Hostname: "h", Time: 1733390000000000000}}
+	for _, c := range []struct {
+		f    Format
+		want string
+	}{
+		{JSON, `{"hostname":"h","output":"09:13:20.000000000: Warning msg (user=admin)","output_fields":{},"priority":"Warning","rule":"R","source":"k8s_audit","tags":[],"time":"2024-12-05T09:13:20.000000000Z"}` + "\n"},
+		{Text, "09:13:20.000000000: Warning msg (user=admin)\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "alerts")
+		f, err := OpenFile(path, c.f, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Send(context.Background(), []*journal.Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got, _ := os.ReadFile(path); string(got) != c.want {
+			t.Errorf("format %d:\n got %s\nwant %s", c.f, got, c.want)
+		}
+	}
+}
