@@ -94,3 +94,38 @@ func FuzzAuditBody(f *testing.F) {
 		}
 	})
 }
+
+// TestLogFull: when the event log reaches its bound, requests get 503 with
+// Retry-After and nothing is acknowledged; once space is released, they
+// are accepted again.
+func TestLogFull(t *testing.T) {
+	l, err := wal.Open(wal.Options{Dir: filepath.Join(t.TempDir(), "log"), SegmentSize: 1 << 20, MaxBytes: 2 << 20, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := New(Options{Log: l, MaxBodyBytes: 1 << 20, Auth: func(*http.Request) (string, int, string) { return "c", 0, "" }})
+	h := s.AuditHandler()
+	body := `[` + strings.Repeat(secretEvent+",", 100) + secretEvent + `]`
+	var last *httptest.ResponseRecorder
+	accepted := 0
+	for i := 0; i < 100; i++ {
+		last = post(h, body)
+		if last.Code != 200 {
+			break
+		}
+		accepted++
+	}
+	if last.Code != http.StatusServiceUnavailable || last.Header().Get("Retry-After") != "5" || !strings.Contains(last.Body.String(), "log_full") {
+		t.Fatalf("after %d batches: %d %q Retry-After=%q", accepted, last.Code, last.Body, last.Header().Get("Retry-After"))
+	}
+	if l.Stats().Records != uint64(accepted) {
+		t.Errorf("%d records for %d acknowledged batches", l.Stats().Records, accepted)
+	}
+	if err := l.Release(l.Stats().End); err != nil {
+		t.Fatal(err)
+	}
+	if w := post(h, body); w.Code != 200 {
+		t.Errorf("after release: %d %s", w.Code, w.Body)
+	}
+}
