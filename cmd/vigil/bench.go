@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/vigilsec/vigil/internal/app"
 	"github.com/vigilsec/vigil/internal/bench"
+	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/corpus"
 	"github.com/vigilsec/vigil/internal/field"
 	"github.com/vigilsec/vigil/internal/replay"
@@ -23,13 +27,18 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	seed := fs.Int64("seed", 1, "corpus seed")
 	corpusFile := fs.String("corpus", "", "replay this JSON-lines `FILE` instead of a generated corpus")
 	format := fs.String("output-format", "json", "alert format to render (then discarded): json or text")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay to `FILE` (go tool pprof)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay (or of an --in-process --serve run) to `FILE` (go tool pprof)")
+	var sf serveFlags
+	sf.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil bench [flags]\n\nReplays a corpus (decode, evaluate, format alerts; alerts are discarded) and\nreports events/s, allocations per event and peak RSS. Set GOMAXPROCS=1 and\n-workers 1 for the single-core figure. Use -rules k8s_audit_rules.yaml for\nFalco's upstream rules.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: vigil bench [flags]\n       vigil bench --serve [--admission] [--duration 20s] [--senders 4] [--batch 400]\n\nReplays a corpus (decode, evaluate, format alerts; alerts are discarded) and\nreports events/s, allocations per event and peak RSS. Set GOMAXPROCS=1 and\n-workers 1 for the single-core figure. Use -rules k8s_audit_rules.yaml for\nFalco's upstream rules.\n\nWith --serve and/or --admission it load-tests `vigil serve` instead: it runs\nthis binary as a child `vigil serve` with a fresh data directory (fsync on,\nno outputs), sends pre-built 400-event EventLists from closed-loop senders\n(--serve) and AdmissionReviews at a fixed rate (--admission), waits until\nevery acknowledged event is evaluated, and reports events/s, ack latency\npercentiles, allocations per event, CPU time and the server's peak RSS.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
+	}
+	if sf.serve || sf.admission {
+		return sf.run(ctx, ef.rules, *seed, *cpuProfile, stdout, stderr)
 	}
 	opts, err := ef.options()
 	if err != nil {
@@ -52,6 +61,89 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitError
 	}
 	fmt.Fprintf(stdout, "rules:          %d enabled\n", len(prog.Enabled()))
+	fmt.Fprint(stdout, res.String())
+	return exitOK
+}
+
+// serveFlags select and shape `vigil bench --serve` and `--admission`.
+type serveFlags struct {
+	serve, admission bool
+	duration         time.Duration
+	senders, batch   int
+	bodies, batches  int
+	rate             float64
+	reviews          string
+	inProcess        bool
+	noSync           bool
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.serve, "serve", false, "load-test `vigil serve`'s audit webhook (durable log + evaluation) instead of replaying")
+	fs.BoolVar(&f.admission, "admission", false, "load-test `vigil serve`'s admission webhook at --admission-rate (with --serve: both at once)")
+	fs.DurationVar(&f.duration, "duration", 20*time.Second, "--serve/--admission: how long to send")
+	fs.IntVar(&f.senders, "senders", 4, "--serve: concurrent senders, each sending its next batch when the previous one is acknowledged")
+	fs.IntVar(&f.batch, "batch", 400, "--serve: events per EventList")
+	fs.IntVar(&f.bodies, "bodies", 64, "--serve: distinct pre-built EventLists, resent with fresh auditIDs")
+	fs.IntVar(&f.batches, "batches", 0, "--serve: stop after this many batches (0: when --duration is up)")
+	fs.Float64Var(&f.rate, "admission-rate", 200, "--admission: AdmissionReviews per second, sent open loop")
+	fs.StringVar(&f.reviews, "reviews", "", "--admission: AdmissionReview JSON files to send, a `GLOB` (default: a built-in Pod CREATE)")
+	fs.BoolVar(&f.inProcess, "in-process", false, "--serve/--admission: run the server in this process (RSS and CPU then include the load generator)")
+	fs.BoolVar(&f.noSync, "no-sync", false, "--in-process: skip fsync in the logs (measures without the disk)")
+}
+
+func (f *serveFlags) run(ctx context.Context, rulesFiles []string, seed int64, cpuProfile string, stdout, stderr io.Writer) int {
+	o := bench.ServeOptions{RulesFiles: rulesFiles, Ingest: f.serve, Senders: f.senders, Batch: f.batch,
+		Bodies: f.bodies, Seed: seed, Duration: f.duration, Batches: f.batches, CPUProfile: cpuProfile}
+	if f.admission {
+		o.AdmissionRate = f.rate
+	}
+	if f.reviews != "" {
+		paths, err := filepath.Glob(f.reviews)
+		if err == nil && len(paths) == 0 {
+			err = fmt.Errorf("no file matches %s", f.reviews)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil bench: --reviews: %v\n", err)
+			return exitUsage
+		}
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				fmt.Fprintf(stderr, "vigil bench: %v\n", err)
+				return exitError
+			}
+			o.Reviews = append(o.Reviews, data)
+		}
+	}
+	if f.inProcess || cpuProfile != "" {
+		o.Start = func(cfg *config.Config) (bench.Server, error) {
+			a, err := app.New(ctx, app.Options{Config: cfg, Version: version, NoSync: f.noSync})
+			if err != nil {
+				return nil, err
+			}
+			if err := a.Start(); err != nil {
+				a.Shutdown(context.Background())
+				return nil, err
+			}
+			return a, nil
+		}
+	} else {
+		if f.noSync {
+			fmt.Fprintln(stderr, "vigil bench: --no-sync needs --in-process")
+			return exitUsage
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil bench: find this binary: %v\n", err)
+			return exitError
+		}
+		o.Exec = exe
+	}
+	res, err := bench.Serve(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil bench: %v\n", err)
+		return exitError
+	}
 	fmt.Fprint(stdout, res.String())
 	return exitOK
 }

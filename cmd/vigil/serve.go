@@ -62,14 +62,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		logger.Error("cannot start", "err", err)
 		return exitError
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := a.Start(); err != nil {
 		logger.Error("cannot start", "err", err)
 		a.Shutdown(context.Background())
 		return exitError
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 loop:
 	for {
 		select {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -80,6 +81,14 @@ func TestServeEmbeddedDefaults(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("POST: %d", resp.StatusCode)
+		}
+	}
+	// SIGHUP reloads the rules.
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), "SIGHUP: reloading rules"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("SIGHUP did not reload the rules")
+			break
 		}
 	}
 	cancel()
