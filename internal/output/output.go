@@ -284,8 +284,12 @@ func (w *worker) deliver(ctx context.Context, jr *journal.Record) bool {
 		if attempt == 1 || attempt%10 == 0 {
 			w.d.o.Logger.Warn("output failed; retrying", "output", w.out.Name, "attempt", attempt, "err", err)
 		}
-		// Full jitter keeps many Vigils from retrying in step.
+		// Jitter keeps many Vigils from retrying in step; a destination's
+		// Retry-After is a floor.
 		sleep := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
+		if d, ok := RetryDelay(err); ok && d > sleep {
+			sleep = d
+		}
 		select {
 		case <-ctx.Done():
 			return false

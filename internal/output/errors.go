@@ -1,0 +1,77 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as retryable no sooner than d, as a destination's
+// Retry-After header asks.
+func RetryAfter(err error, d time.Duration) error { return &retryAfterError{err, d} }
+
+// RetryDelay returns the delay asked for by RetryAfter, if any.
+func RetryDelay(err error) (time.Duration, bool) {
+	var r *retryAfterError
+	if errors.As(err, &r) {
+		return r.after, true
+	}
+	return 0, false
+}
+
+// maxErrorBody bounds how much of an error response is kept in messages.
+const maxErrorBody = 512
+
+// CheckResponse turns an HTTP response into a Sink error: nil for 2xx;
+// retryable for 408, 429 and 5xx (honouring Retry-After, in seconds or as
+// an HTTP date); Permanent for everything else. It reads at most a little
+// of the body for the message and closes it. The message never includes
+// the request, so credentials in the URL or headers cannot leak.
+func CheckResponse(resp *http.Response) error {
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	msg := strings.TrimSpace(string(b))
+	err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
+	if msg == "" {
+		err = fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return RetryAfter(err, d)
+		}
+		return err
+	}
+	return Permanent(err)
+}
+
+// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return min(time.Duration(n)*time.Second, time.Hour), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), time.Hour), true
+	}
+	return 0, false
+}
