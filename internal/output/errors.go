@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -74,4 +76,28 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return min(max(t.Sub(now), 0), time.Hour), true
 	}
 	return 0, false
+}
+
+// Do sends req with client and classifies the outcome with CheckResponse.
+// Transport errors (refused, reset, timeout) are retryable, and their
+// message names only the scheme and host: a URL can hold a secret (a Slack
+// webhook path, an API key in the query).
+func Do(client *http.Client, req *http.Request) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("%s %s://%s: %w", req.Method, req.URL.Scheme, req.URL.Host, err)
+	}
+	return CheckResponse(resp)
+}
+
+// SinkOptions are what every sink may need besides its own settings.
+type SinkOptions struct {
+	Logger   *slog.Logger   // nil = discard
+	Hostname string         // this Vigil's host name, for destinations that want one
+	UIURL    string         // base URL of Vigil's UI; an alert's link is UIURL + "/alerts/" + ID ("" = no link)
+	Location *time.Location // time zone of text timestamps; nil = UTC
 }
