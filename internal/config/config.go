@@ -264,7 +264,8 @@ type Tail struct {
 	Cluster string `yaml:"cluster"` // cluster name stamped on its events
 }
 
-// Output is one destination for alerts.
+// Output is one destination for alerts. The keys common to every type
+// are here; each type has its own section.
 type Output struct {
 	Name   string `yaml:"name"`   // unique; default: the type
 	Type   string `yaml:"type"`   // stdout or file
@@ -272,6 +273,38 @@ type Output struct {
 	Path   string `yaml:"path"`   // file: where to append
 	// MinPriority drops less severe alerts for this output.
 	MinPriority string `yaml:"minimum_priority"`
+
+	// Rules and Tags, when set, keep only alerts of these rules (exact
+	// names or globs with *) or with at least one of these tags;
+	// ExcludeRules and ExcludeTags then drop some of those.
+	Rules        []string `yaml:"rules"`
+	ExcludeRules []string `yaml:"exclude_rules"`
+	Tags         []string `yaml:"tags"`
+	ExcludeTags  []string `yaml:"exclude_tags"`
+	// RedactFields are output fields whose values never leave Vigil
+	// through this output: they become "<redacted>", in the message too.
+	RedactFields []string `yaml:"redact_fields"`
+	Throttle     Throttle `yaml:"throttle"`
+	MaxBatch     int      `yaml:"max_batch"` // most alerts per send (default: per type)
+	MaxWait      Duration `yaml:"max_wait"`  // longest wait to fill a batch (default 1s)
+	Timeout      Duration `yaml:"timeout"`   // one send attempt (default 10s)
+	MaxBackoff   Duration `yaml:"max_backoff"`
+
+	// File rotation (type file): rotate when the file would pass MaxSize
+	// or is older than MaxAge; keep MaxFiles rotated files (0 = keep all).
+	MaxSize  Size     `yaml:"max_size"`
+	MaxAge   Duration `yaml:"max_age"`
+	MaxFiles int      `yaml:"max_files"`
+}
+
+// Throttle collapses identical alerts: the first is sent, the repeats
+// within Window are counted, and one summary alert with the count follows
+// when the window closes. Identical means the same rule and the same
+// values of Keys (output fields; default: every output field but
+// evt.time).
+type Throttle struct {
+	Window Duration `yaml:"window"` // 0 = off
+	Keys   []string `yaml:"keys"`
 }
 
 // DefaultListen is where `vigil serve` listens without a config: loopback
@@ -804,6 +837,26 @@ func (c *Config) Validate() error {
 		}
 		if o.MinPriority != "" {
 			priority(key+".minimum_priority", o.MinPriority)
+		}
+		for _, k := range []struct {
+			name string
+			v    Duration
+		}{{"max_wait", o.MaxWait}, {"timeout", o.Timeout}, {"max_backoff", o.MaxBackoff}, {"throttle.window", o.Throttle.Window}, {"max_age", o.MaxAge}} {
+			if k.v < 0 {
+				bad(key+"."+k.name, "must not be negative")
+			}
+		}
+		if o.MaxBatch < 0 {
+			bad(key+".max_batch", "must not be negative")
+		}
+		if o.MaxFiles < 0 {
+			bad(key+".max_files", "must not be negative")
+		}
+		if o.Type != "file" && (o.MaxSize != 0 || o.MaxAge != 0 || o.MaxFiles != 0) {
+			bad(key+".max_size", "rotation (max_size, max_age, max_files) is for file outputs")
+		}
+		if o.MaxSize != 0 && o.MaxSize < 4096 {
+			bad(key+".max_size", "%d is too small (at least 4KiB)", o.MaxSize)
 		}
 	}
 
