@@ -189,7 +189,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.outputs, err = output.New(output.Options{Journal: a.journal, Dir: filepath.Join(cfg.DataDir, "outputs"),
+	a.outputs, err = output.New(output.Options{Journal: a.journal, JournalSeg: journalSegment, Dir: filepath.Join(cfg.DataDir, "outputs"),
 		Outputs: outs, Metrics: a.metrics, Logger: a.log})
 	if err != nil {
 		for _, out := range outs {
@@ -274,7 +274,12 @@ func (a *App) buildOutputs(o Options) ([]output.Output, error) {
 		default:
 			return nil, fmt.Errorf("output %s: unknown type %q", oc.Name, oc.Type)
 		}
-		outs = append(outs, output.Output{Name: oc.Name, Sink: sink, MinPriority: minp})
+		outs = append(outs, output.Output{Name: oc.Name, Sink: sink, MinPriority: minp,
+			Filter:       output.Filter{Rules: oc.Rules, ExcludeRules: oc.ExcludeRules, Tags: oc.Tags, ExcludeTags: oc.ExcludeTags},
+			RedactFields: oc.RedactFields,
+			Throttle:     output.Throttle{Window: time.Duration(oc.Throttle.Window), Keys: oc.Throttle.Keys},
+			MaxBatch:     oc.MaxBatch, MaxWait: time.Duration(oc.MaxWait), Timeout: time.Duration(oc.Timeout),
+			MaxBackoff: time.Duration(oc.MaxBackoff)})
 	}
 	return append(outs, o.Sinks...), nil
 }

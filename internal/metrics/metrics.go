@@ -40,9 +40,14 @@ type Metrics struct {
 	RulesLoaded   prometheus.Gauge       // enabled rules
 	RulesReloadTS prometheus.Gauge       // Unix time of the last successful load
 
-	OutputSent    *prometheus.CounterVec // output
-	OutputFailed  *prometheus.CounterVec // output, kind (retryable, permanent)
-	OutputDropped *prometheus.CounterVec // output, reason
+	OutputSent      *prometheus.CounterVec // output
+	OutputFailed    *prometheus.CounterVec // output, kind (retryable, permanent)
+	OutputDropped   *prometheus.CounterVec // output, reason
+	OutputRetried   *prometheus.CounterVec // output: attempts after a failure
+	OutputQueued    *prometheus.GaugeVec   // output: alerts read from the journal, not yet sent
+	OutputBacklog   *prometheus.GaugeVec   // output: journal bytes not yet delivered (the spool)
+	OutputThrottled *prometheus.CounterVec // output: repeats collapsed into a summary
+	OutputFiltered  *prometheus.CounterVec // output: alerts the output's filters left out
 
 	TailLines   *prometheus.CounterVec // path
 	TailSkipped *prometheus.CounterVec // path, reason
@@ -80,7 +85,12 @@ func New(version string) *Metrics {
 	m.RulesReloadTS = f.gauge("vigil_rules_last_reload_success_timestamp_seconds", "Unix time of the last successful rules load.")
 	m.OutputSent = f.counterVec("vigil_output_sent_total", "Alerts delivered, by output.", "output")
 	m.OutputFailed = f.counterVec("vigil_output_failed_total", "Failed delivery attempts, by output and kind (retryable, permanent).", "output", "kind")
-	m.OutputDropped = f.counterVec("vigil_output_dropped_total", "Alerts an output gave up on, by reason.", "output", "reason")
+	m.OutputDropped = f.counterVec("vigil_output_dropped_total", "Alerts an output gave up on, by reason (permanent_error: in the dead-letter file).", "output", "reason")
+	m.OutputRetried = f.counterVec("vigil_output_retries_total", "Send attempts repeated after a failure, by output.", "output")
+	m.OutputQueued = f.gaugeVec("vigil_output_queued_alerts", "Alerts read from the journal and waiting to be sent, by output.", "output")
+	m.OutputBacklog = f.gaugeVec("vigil_output_backlog_bytes", "Bytes of the alert journal (the spool) not yet delivered, by output.", "output")
+	m.OutputThrottled = f.counterVec("vigil_output_throttled_total", "Repeated alerts collapsed into a summary by an output's throttle.", "output")
+	m.OutputFiltered = f.counterVec("vigil_output_filtered_total", "Alerts left out by an output's priority, rule and tag filters.", "output")
 	m.TailLines = f.counterVec("vigil_tail_bytes_total", "Bytes read from tailed audit logs.", "path")
 	m.TailSkipped = f.counterVec("vigil_tail_skipped_total", "Lines skipped in tailed audit logs, by reason.", "path", "reason")
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -52,22 +52,34 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// Output is one configured destination.
+// Output is one configured destination and what it lets through.
 type Output struct {
 	Name        string         // unique; names the cursor and dead-letter files and the metrics
 	Sink        Sink           // the destination
 	MinPriority alert.Priority // less severe alerts are not sent
+	Filter      Filter         // rules and tags
+	// RedactFields are output fields whose values are replaced by
+	// "<redacted>", in the fields and in the message.
+	RedactFields []string
+	Throttle     Throttle
+	MaxBatch     int           // most alerts per Send; 0 = 100
+	MaxWait      time.Duration // how long to wait for more alerts to fill a batch; 0 = send what is there
+	Timeout      time.Duration // one Send attempt; 0 = 10s
+	MaxBackoff   time.Duration // longest wait between attempts; 0 = the Dispatcher's
 }
 
 // Options configure a Dispatcher.
 type Options struct {
-	Journal    *wal.Log         // the alert journal
-	Dir        string           // cursor and dead-letter files
-	Outputs    []Output         // destinations
-	Metrics    *metrics.Metrics // nil = none
-	Logger     *slog.Logger     // nil = discard
-	MinBackoff time.Duration    // first retry delay; 0 = 100ms
-	MaxBackoff time.Duration    // longest retry delay; 0 = 30s
+	Journal      *wal.Log         // the alert journal
+	JournalSeg   int64            // the journal's segment size, for the backlog estimate; 0 = 32 MiB
+	Dir          string           // cursor and dead-letter files
+	Outputs      []Output         // destinations
+	Metrics      *metrics.Metrics // nil = none
+	Logger       *slog.Logger     // nil = discard
+	MinBackoff   time.Duration    // first retry delay; 0 = 100ms
+	MaxBackoff   time.Duration    // longest retry delay; 0 = 30s
+	Now          func() time.Time // nil = time.Now
+	IdleInterval time.Duration    // housekeeping when idle (throttle summaries, gauges); 0 = 1s
 }
 
 // Dispatcher runs one delivery loop per output.
@@ -83,6 +95,8 @@ type worker struct {
 	mu     sync.Mutex
 	cursor wal.Pos // position after the last delivered record
 	saved  wal.Pos
+	thr    *throttler
+	batch  []*journal.Alert
 }
 
 // New reads the outputs' cursors.
@@ -96,13 +110,34 @@ func New(o Options) (*Dispatcher, error) {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.IdleInterval <= 0 {
+		o.IdleInterval = time.Second
+	}
+	if o.JournalSeg <= 0 {
+		o.JournalSeg = 32 << 20
+	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
 	d := &Dispatcher{o: o}
 	start := o.Journal.Stats().End // a new output starts with new alerts
 	for _, out := range o.Outputs {
+		if out.MaxBatch <= 0 {
+			out.MaxBatch = 100
+		}
+		if out.Timeout <= 0 {
+			out.Timeout = 10 * time.Second
+		}
+		if out.MaxBackoff <= 0 {
+			out.MaxBackoff = o.MaxBackoff
+		}
 		w := &worker{d: d, out: out, path: filepath.Join(o.Dir, out.Name+".cursor")}
+		if out.Throttle.Window > 0 {
+			w.thr = newThrottler(out.Throttle)
+		}
 		data, err := os.ReadFile(w.path)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -151,7 +186,7 @@ func (d *Dispatcher) Drain(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for _, w := range d.workers {
-		for w.pos().Less(target) {
+		for w.pos().Less(target) && w.pending() {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("output %s: %w", w.out.Name, ctx.Err())
@@ -198,23 +233,65 @@ func (w *worker) pos() wal.Pos {
 	return w.cursor
 }
 
+// pending reports whether the journal holds a record after the cursor.
+func (w *worker) pending() bool {
+	r := w.d.o.Journal.NewReader(w.pos())
+	defer r.Close()
+	_, err := r.Next(nonBlocking)
+	return !errors.Is(err, context.Canceled)
+}
+
+// nonBlocking makes a Reader's Next return context.Canceled at once when
+// no record is there.
+var nonBlocking = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// run is the output's loop: read journal records, keep what passes the
+// filters, send in batches, move the cursor past what was sent.
 func (w *worker) run(ctx context.Context) {
 	r := w.d.o.Journal.NewReader(w.pos())
 	defer r.Close()
+	defer w.gauges()
+	var last wal.Pos // after the last record read
+	read := false    // records read since the last flush
+	var lingerUntil time.Time
 	for {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		var rctx context.Context = nonBlocking
+		var cancel context.CancelFunc = func() {}
+		switch {
+		case len(w.batch) > 0 && w.out.MaxWait > 0:
+			if lingerUntil.IsZero() {
+				lingerUntil = time.Now().Add(w.out.MaxWait)
+			}
+			rctx, cancel = context.WithDeadline(ctx, lingerUntil)
+		case len(w.batch) == 0 && !read:
+			rctx, cancel = context.WithTimeout(ctx, w.d.o.IdleInterval)
+		}
 		rec, err := r.Next(rctx)
 		cancel()
-		if err != nil {
-			if w.pos() != w.saved {
-				w.save()
+		if err == nil {
+			jr, derr := journal.Unmarshal(rec.Data)
+			if derr != nil {
+				w.d.o.Logger.Error("alert journal record unreadable; skipped", "output", w.out.Name, "pos", rec.Pos.String(), "err", derr)
+				if m := w.d.o.Metrics; m != nil {
+					m.OutputDropped.WithLabelValues(w.out.Name, "unreadable_record").Inc()
+				}
+			} else {
+				for i := range jr.Alerts {
+					w.accept(&jr.Alerts[i])
+				}
 			}
-			if ctx.Err() != nil || errors.Is(err, wal.ErrClosed) {
-				return
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
+			last, read = rec.Next, true
+			if len(w.batch) < w.out.MaxBatch {
 				continue
 			}
+		} else if ctx.Err() != nil || errors.Is(err, wal.ErrClosed) {
+			w.saveQuiet()
+			return
+		} else if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			w.d.o.Logger.Error("read alert journal", "output", w.out.Name, "err", err)
 			select {
 			case <-ctx.Done():
@@ -223,45 +300,96 @@ func (w *worker) run(ctx context.Context) {
 			}
 			continue
 		}
-		jr, err := journal.Unmarshal(rec.Data)
-		if err != nil {
-			w.d.o.Logger.Error("alert journal record unreadable; skipped", "output", w.out.Name, "pos", rec.Pos.String(), "err", err)
-			if m := w.d.o.Metrics; m != nil {
-				m.OutputDropped.WithLabelValues(w.out.Name, "unreadable_record").Inc()
+		// A full batch, or nothing more to read now: housekeeping, then send.
+		if w.thr != nil {
+			w.batch = append(w.batch, w.thr.sweep(w.d.o.Now(), w.out.Name, w.d.o.Metrics)...)
+		}
+		for len(w.batch) > 0 {
+			n := min(len(w.batch), w.out.MaxBatch)
+			if !w.deliver(ctx, w.batch[:n]) {
+				w.saveQuiet()
+				return // ctx done: these records are read again next time
 			}
-		} else if !w.deliver(ctx, jr) {
-			return // ctx done: the record is delivered again next time
+			w.batch = w.batch[n:]
 		}
-		w.mu.Lock()
-		w.cursor = rec.Next
-		w.mu.Unlock()
-		// Saved after every delivery (a rename, no fsync): after a crash,
-		// only the batch in flight is delivered again.
-		if err := w.save(); err != nil {
-			w.d.o.Logger.Warn("save output cursor", "output", w.out.Name, "err", err)
+		w.batch = nil
+		lingerUntil = time.Time{}
+		if read {
+			w.mu.Lock()
+			w.cursor = last
+			w.mu.Unlock()
+			read = false
+			// Saved after every delivery (a rename, no fsync): after a
+			// crash, only the batch in flight is delivered again.
+			w.saveQuiet()
 		}
+		w.gauges()
 	}
 }
 
-// deliver sends the record's alerts that pass the filter. It returns false
-// only when ctx is done before they were delivered.
-func (w *worker) deliver(ctx context.Context, jr *journal.Record) bool {
-	var batch []*journal.Alert
-	for i := range jr.Alerts {
-		if jr.Alerts[i].Alert.Priority.AtLeast(w.out.MinPriority) {
-			batch = append(batch, &jr.Alerts[i])
+// accept filters, throttles and redacts one alert into the batch.
+func (w *worker) accept(a *journal.Alert) {
+	m := w.d.o.Metrics
+	if !a.Alert.Priority.AtLeast(w.out.MinPriority) || !w.out.Filter.Match(&a.Alert) {
+		if m != nil {
+			m.OutputFiltered.WithLabelValues(w.out.Name).Inc()
 		}
+		return
 	}
-	if len(batch) == 0 {
-		return true
+	if w.thr != nil && !w.thr.admit(a, w.d.o.Now()) {
+		if m != nil {
+			m.OutputThrottled.WithLabelValues(w.out.Name).Inc()
+		}
+		return
 	}
+	if len(w.out.RedactFields) > 0 {
+		redactFields(&a.Alert, w.out.RedactFields)
+	}
+	w.batch = append(w.batch, a)
+}
+
+func (w *worker) gauges() {
+	m := w.d.o.Metrics
+	if m == nil {
+		return
+	}
+	m.OutputQueued.WithLabelValues(w.out.Name).Set(float64(len(w.batch)))
+	end, cur := w.d.o.Journal.Stats().End, w.pos()
+	var backlog int64
+	switch {
+	case !cur.Less(end):
+	case cur.Seg == end.Seg:
+		backlog = end.Off - cur.Off
+	default:
+		backlog = int64(end.Seg-cur.Seg-1)*w.d.o.JournalSeg + end.Off + max(w.d.o.JournalSeg-cur.Off, 0)
+	}
+	m.OutputBacklog.WithLabelValues(w.out.Name).Set(float64(backlog))
+}
+
+func (w *worker) saveQuiet() {
+	if w.pos() == w.saved {
+		return
+	}
+	if err := w.save(); err != nil {
+		w.d.o.Logger.Warn("save output cursor", "output", w.out.Name, "err", err)
+	}
+}
+
+// deliver sends a batch, retrying until it is delivered or refused for
+// good. It returns false only when ctx is done first.
+func (w *worker) deliver(ctx context.Context, batch []*journal.Alert) bool {
 	m := w.d.o.Metrics
 	backoff := w.d.o.MinBackoff
 	for attempt := 1; ; attempt++ {
-		err := w.out.Sink.Send(ctx, batch)
+		sctx, cancel := context.WithTimeout(ctx, w.out.Timeout)
+		err := w.out.Sink.Send(sctx, batch)
+		cancel()
 		if err == nil {
 			if m != nil {
 				m.OutputSent.WithLabelValues(w.out.Name).Add(float64(len(batch)))
+			}
+			if attempt > 1 {
+				w.d.o.Logger.Info("output delivered after retries", "output", w.out.Name, "attempts", attempt)
 			}
 			return true
 		}
@@ -280,6 +408,7 @@ func (w *worker) deliver(ctx context.Context, jr *journal.Record) bool {
 		}
 		if m != nil {
 			m.OutputFailed.WithLabelValues(w.out.Name, "retryable").Inc()
+			m.OutputRetried.WithLabelValues(w.out.Name).Inc()
 		}
 		if attempt == 1 || attempt%10 == 0 {
 			w.d.o.Logger.Warn("output failed; retrying", "output", w.out.Name, "attempt", attempt, "err", err)
@@ -290,12 +419,13 @@ func (w *worker) deliver(ctx context.Context, jr *journal.Record) bool {
 		if d, ok := RetryDelay(err); ok && d > sleep {
 			sleep = d
 		}
+		w.gauges()
 		select {
 		case <-ctx.Done():
 			return false
 		case <-time.After(sleep):
 		}
-		backoff = min(2*backoff, w.d.o.MaxBackoff)
+		backoff = min(2*backoff, w.out.MaxBackoff)
 	}
 }
 
