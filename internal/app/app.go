@@ -266,7 +266,7 @@ func (a *App) buildOutputs(o Options) ([]output.Output, error) {
 			}
 			sink = output.NewWriter(w, f, time.Local)
 		case "file":
-			fs, err := output.OpenFile(oc.Path, f, time.Local)
+			fs, err := output.OpenFile(oc.Path, f, time.Local, output.Rotation{MaxSize: int64(oc.MaxSize), MaxAge: time.Duration(oc.MaxAge), MaxFiles: oc.MaxFiles})
 			if err != nil {
 				return nil, fmt.Errorf("output %s: %w", oc.Name, err)
 			}

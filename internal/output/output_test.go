@@ -170,7 +170,7 @@ func TestCutTornLine(t *testing.T) {
 	} {
 		path := filepath.Join(t.TempDir(), "f")
 		os.WriteFile(path, []byte(c.in), 0o600)
-		f, err := OpenFile(path, JSON, time.UTC)
+		f, err := OpenFile(path, JSON, time.UTC, Rotation{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestFileSinkFormats(t *testing.T) {
 		{Text, "09:13:20.000000000: Warning msg (user=admin)\n"},
 	} {
 		path := filepath.Join(t.TempDir(), "alerts")
-		f, err := OpenFile(path, c.f, time.UTC)
+		f, err := OpenFile(path, c.f, time.UTC, Rotation{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,6 +201,50 @@ func TestFileSinkFormats(t *testing.T) {
 		f.Close()
 		if got, _ := os.ReadFile(path); string(got) != c.want {
 			t.Errorf("format %d:\n got %s\nwant %s", c.f, got, c.want)
+		}
+	}
+}
+
+func TestFileRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alerts.log")
+	clock := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	f, err := OpenFile(path, Text, time.UTC, Rotation{MaxSize: 200, MaxAge: time.Hour, MaxFiles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.now = func() time.Time { return clock }
+	f.born = clock
+	a := &journal.Alert{Alert: alert.Alert{Rule: "R", Priority: alert.PriorityWarning, Message: strings.Repeat("m", 50), Time: 1}}
+	send := func() {
+		if err := f.Send(context.Background(), []*journal.Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 3; i++ { // 3 × 80 bytes: the third rotates by size
+		send()
+		clock = clock.Add(time.Second)
+	}
+	clock = clock.Add(2 * time.Hour) // by age
+	send()
+	for i := 0; i < 6; i++ { // more rotations: only 2 rotated files are kept
+		send()
+		send()
+		send()
+		clock = clock.Add(time.Second)
+	}
+	rotated, _ := filepath.Glob(path + ".2*")
+	if len(rotated) != 2 {
+		t.Errorf("rotated files %v, want 2", rotated)
+	}
+	for _, p := range append(rotated, path) {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Size() > 200 || fi.Size() == 0 {
+			t.Errorf("%s: %v %v", p, fi.Size(), err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v", p, fi.Mode())
 		}
 	}
 }

@@ -3,9 +3,12 @@ package output
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -72,28 +75,118 @@ func (s *Writer) Send(_ context.Context, alerts []*journal.Alert) error {
 // Close implements Sink; it does not close the writer.
 func (s *Writer) Close() error { return nil }
 
-// File is a sink that appends lines to a file, synced after each batch.
-// (Rotation comes with the file output of issue 4; logrotate's
-// copytruncate works meanwhile.)
+// File is a sink that appends lines to a file, synced after each batch,
+// and rotates it by size and age.
 type File struct {
 	Writer
+	path string
+	rot  Rotation
 	file *os.File
+	size int64
+	born time.Time
+	now  func() time.Time
+}
+
+// Rotation says when a File rotates. Zero values disable each bound.
+type Rotation struct {
+	MaxSize  int64         // rotate before a batch would take the file past this size
+	MaxAge   time.Duration // rotate a file older than this
+	MaxFiles int           // rotated files kept; older ones are deleted (0 = keep all)
 }
 
 // OpenFile opens path for appending, creating it with mode 0600. A torn
 // last line, left by a crash in the middle of a write, is cut off: its
 // batch was not confirmed, so it is delivered again whole.
-func OpenFile(path string, f Format, loc *time.Location) (*File, error) {
-	fd, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
+func OpenFile(path string, f Format, loc *time.Location, rot Rotation) (*File, error) {
+	s := &File{Writer: Writer{f: f, loc: loc}, path: path, rot: rot, now: time.Now}
+	if err := s.open(); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+func (s *File) open() error {
+	fd, err := os.OpenFile(s.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
 	}
 	if err := cutTornLine(fd); err != nil {
 		fd.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", s.path, err)
 	}
-	return &File{Writer: Writer{w: fd, f: f, loc: loc}, file: fd}, nil
+	fi, err := fd.Stat()
+	if err != nil {
+		fd.Close()
+		return err
+	}
+	s.file, s.w, s.size = fd, fd, fi.Size()
+	s.born = s.now()
+	if s.size > 0 {
+		s.born = fi.ModTime() // the best guess at its age that survives a restart
+	}
+	return nil
 }
+
+// Send implements Sink.
+func (s *File) Send(_ context.Context, alerts []*journal.Alert) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = s.buf[:0]
+	for _, a := range alerts {
+		s.buf = appendAlert(s.buf, a, s.f, s.loc)
+	}
+	if s.size > 0 && (s.rot.MaxSize > 0 && s.size+int64(len(s.buf)) > s.rot.MaxSize ||
+		s.rot.MaxAge > 0 && s.now().Sub(s.born) >= s.rot.MaxAge) {
+		if err := s.rotate(); err != nil {
+			return fmt.Errorf("rotate %s: %w", s.path, err)
+		}
+	}
+	n, err := s.file.Write(s.buf)
+	s.size += int64(n)
+	if err != nil {
+		return err
+	}
+	return s.file.Sync()
+}
+
+// rotate renames the file with a UTC timestamp suffix, opens a new one and
+// deletes the oldest rotated files past MaxFiles.
+func (s *File) rotate() error {
+	if err := s.file.Close(); err != nil {
+		return err
+	}
+	stamp := s.now().UTC().Format("20060102T150405Z")
+	dst := s.path + "." + stamp
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		dst = fmt.Sprintf("%s.%s-%d", s.path, stamp, i)
+	}
+	if err := os.Rename(s.path, dst); err != nil {
+		return err
+	}
+	if err := s.open(); err != nil {
+		return err
+	}
+	if s.rot.MaxFiles > 0 {
+		old, err := filepath.Glob(s.path + ".2*")
+		if err != nil {
+			return err
+		}
+		sort.Strings(old)
+		for len(old) > s.rot.MaxFiles {
+			if err := os.Remove(old[0]); err != nil {
+				return err
+			}
+			old = old[1:]
+		}
+	}
+	return nil
+}
+
+// Close implements Sink.
+func (s *File) Close() error { return s.file.Close() }
 
 // cutTornLine truncates f after its last newline.
 func cutTornLine(f *os.File) error {
@@ -125,13 +218,3 @@ func cutTornLine(f *os.File) error {
 	return nil
 }
 
-// Send implements Sink.
-func (s *File) Send(ctx context.Context, alerts []*journal.Alert) error {
-	if err := s.Writer.Send(ctx, alerts); err != nil {
-		return err
-	}
-	return s.file.Sync()
-}
-
-// Close implements Sink.
-func (s *File) Close() error { return s.file.Close() }
