@@ -205,6 +205,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Limits:     audit.Limits{MaxEventSize: int(in.MaxEventBytes), MaxDepth: in.MaxDepth},
 		AckTimeout: time.Duration(in.AckTimeout), RetryAfter: time.Duration(in.RetryAfter),
 		Metrics: a.metrics, Logger: a.log, ShuttingDown: a.stopping.Load,
+		Behind: func() bool { return a.lagBytes() > float64(in.WALMaxBytes)/4 },
 		Admission: ingest.AdmissionOptions{Timeout: time.Duration(cfg.Admission.Timeout),
 			Decode: admission.Options{MaxBodyBytes: int(in.MaxBodyBytes), MaxDepth: in.MaxDepth}},
 	}
@@ -299,14 +300,18 @@ func (a *App) authFunc(r *http.Request) (string, int, string) {
 	return "", auth.HTTPStatus(err), reason
 }
 
+// lagBytes estimates the bytes logged but not yet evaluated (segments
+// between the two positions count as full).
 func (a *App) lagBytes() float64 {
-	end := a.events.Stats().End
-	p := a.eval.Processed()
-	if end.Seg == p.Seg {
+	end, p := a.events.Stats().End, a.eval.Processed()
+	switch {
+	case !p.Less(end):
+		return 0
+	case end.Seg == p.Seg:
 		return float64(end.Off - p.Off)
 	}
-	// Across segments: an upper bound is good enough for a gauge.
-	return float64(a.events.Stats().Bytes)
+	seg := int64(a.cfg.Ingest.WALSegment)
+	return float64(int64(end.Seg-p.Seg-1)*seg + end.Off + max(seg-p.Off, 0))
 }
 
 // Handler returns the HTTP routes.

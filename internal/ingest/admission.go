@@ -106,9 +106,15 @@ func (s *Server) record(rec []byte) error {
 	}
 	ctx, cancel := contextWithTimeout(timeout)
 	defer cancel()
-	_, _, err := s.o.Log.Append(ctx, rec)
+	// The review is answered once its record is in the log file, waiting
+	// for the fsync at most admissionSyncWait: under a heavy webhook load
+	// the shared fsync takes longer than an admission answer may.
+	_, _, _, err := s.o.Log.AppendWithin(ctx, admissionSyncWait, rec)
 	if err == nil {
 		return nil
 	}
 	return errors.New(appendReason(err))
 }
+
+// admissionSyncWait bounds the wait for the fsync of an admission record.
+const admissionSyncWait = 4 * time.Millisecond

@@ -43,20 +43,25 @@ type AuthFunc func(r *http.Request) (cluster string, status int, reason string)
 
 // Options configure a Server.
 type Options struct {
-	Log           *wal.Log
-	Auth          AuthFunc
-	MaxBodyBytes  int64         // larger bodies (after decompression too) get 413
-	Limits        audit.Limits  // per event
-	AckTimeout    time.Duration // longest wait for durability before 503
-	RetryAfter    time.Duration // Retry-After of a 503
-	MaxErrors     int           // skipped events described in a 200's body; 0 = 10
-	Metrics       *metrics.Metrics
-	Logger        *slog.Logger
-	Now           func() time.Time
-	AuthSources   *metrics.Sources // caps the source label of auth failures; nil = 1000
-	Admission     AdmissionOptions
-	ShuttingDown  func() bool // true once the server stops accepting; nil = never
-	DisableRedact bool        // keep Secret data in the log (tests of redaction only)
+	Log          *wal.Log
+	Auth         AuthFunc
+	MaxBodyBytes int64         // larger bodies (after decompression too) get 413
+	Limits       audit.Limits  // per event
+	AckTimeout   time.Duration // longest wait for durability before 503
+	RetryAfter   time.Duration // Retry-After of a 503
+	MaxErrors    int           // skipped events described in a 200's body; 0 = 10
+	Metrics      *metrics.Metrics
+	Logger       *slog.Logger
+	Now          func() time.Time
+	AuthSources  *metrics.Sources // caps the source label of auth failures; nil = 1000
+	Admission    AdmissionOptions
+	ShuttingDown func() bool // true once the server stops accepting; nil = never
+	// Behind, if set, reports whether evaluation is so far behind ingest
+	// that new batches should wait: acknowledgements then slow down to the
+	// evaluator's pace, instead of the log filling up until requests get
+	// 503.
+	Behind        func() bool
+	DisableRedact bool // keep Secret data in the log (tests of redaction only)
 }
 
 // Server handles the ingest endpoints.
@@ -261,12 +266,39 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) append(w http.ResponseWriter, endpoint string, rec []byte) bool {
 	ctx, cancel := contextWithTimeout(s.o.AckTimeout)
 	defer cancel()
+	if err := s.waitBehind(ctx); err != nil {
+		s.unavailable(w, endpoint, "overloaded", errors.New("evaluation is behind"))
+		return false
+	}
 	_, _, err := s.o.Log.Append(ctx, rec)
 	if err == nil {
 		return true
 	}
 	s.unavailable(w, endpoint, appendReason(err), err)
 	return false
+}
+
+// waitBehind waits, at most half of ctx's time, while evaluation is
+// behind.
+func (s *Server) waitBehind(ctx context.Context) error {
+	if s.o.Behind == nil || !s.o.Behind() {
+		return nil
+	}
+	deadline, _ := ctx.Deadline()
+	limit := time.Now().Add(time.Until(deadline) / 2)
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for s.o.Behind() {
+		if time.Now().After(limit) {
+			return errors.New("behind")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {

@@ -18,10 +18,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/batch"
 	"github.com/vigilsec/vigil/internal/engine"
@@ -44,6 +46,7 @@ type Options struct {
 	Metrics     *metrics.Metrics       // nil = none
 	Logger      *slog.Logger           // nil = discard
 	Checkpoint  time.Duration          // how often the checkpoint is written; 0 = 1s
+	Workers     int                    // parallel evaluation; 0 = GOMAXPROCS
 	OnAlerts    func(*journal.Record)  // called after each journal append (tests, the store)
 	Now         func() time.Time       // nil = time.Now
 }
@@ -54,9 +57,7 @@ type Evaluator struct {
 	dedup  *dedup
 	resume wal.Pos // where Run starts
 
-	prog  *engine.Program
-	state *engine.State
-	ev    audit.Event
+	ev audit.Event // for rebuild
 
 	processed atomic.Pointer[wal.Pos] // position after the last evaluated record
 	jend      wal.Pos                 // journal end after the last append
@@ -191,9 +192,36 @@ func (e *Evaluator) Counts() (events, alerts uint64) { return e.events.Load(), e
 // Run evaluates records as they become durable until ctx is done, then
 // writes a last checkpoint. Use Drain to stop after the records already
 // logged.
+//
+// Records are evaluated by Workers goroutines in parallel, and committed
+// (dedup, journal, position) by this one, in log order: the journal's
+// order is the log's, which is what makes resuming exact.
 func (e *Evaluator) Run(ctx context.Context) error {
-	r := e.o.Log.NewReader(e.resume)
-	defer r.Close()
+	workers := e.o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	rctx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	jobs := make(chan *job, workers)
+	order := make(chan *job, 2*workers)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		defer close(order)
+		readErr <- e.read(rctx, jobs, order)
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			w := &evalWorker{e: e}
+			for j := range jobs {
+				w.eval(j)
+				close(j.done)
+			}
+		})
+	}
+	defer wg.Wait()
 	tick := time.NewTicker(e.o.Checkpoint)
 	defer tick.Stop()
 	defer e.writeCheckpoint()
@@ -202,29 +230,144 @@ func (e *Evaluator) Run(ctx context.Context) error {
 		case <-tick.C:
 			e.writeCheckpoint()
 			e.release()
-		default:
-		}
-		rctx, cancel := context.WithTimeout(ctx, e.o.Checkpoint)
-		rec, err := r.Next(rctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
+			continue
+		case j, ok := <-order:
+			if !ok {
+				if err := <-readErr; err != nil && ctx.Err() == nil {
+					return err
+				}
 				return nil
 			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				continue // idle: go round for the checkpoint
+			<-j.done
+			err := e.commit(ctx, j)
+			e.putBuf(j.data)
+			if err != nil {
+				stopReader()
+				for j := range order { // let the reader and workers finish
+					<-j.done
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
-			if errors.Is(err, wal.ErrClosed) {
+		}
+	}
+}
+
+// job is one log record on its way through the workers.
+type job struct {
+	rec        wal.Record // Data is data
+	data       []byte     // a copy of the record, owned by the job
+	done       chan struct{}
+	hdr        batch.Header
+	bad        bool       // the record could not be decoded
+	trunc      bool       // decoding stopped early
+	evs        []evResult // one per event that parsed
+	unparsable int
+}
+
+// evResult is what a worker found for one event.
+type evResult struct {
+	key    uint64 // dedup key; 0 = none (no auditID)
+	raw    []byte // the event, in job.data
+	id     string // auditID
+	stage  string
+	alerts []*alert.Alert
+}
+
+// read feeds records to the workers and, in the same order, to the
+// committer.
+func (e *Evaluator) read(ctx context.Context, jobs, order chan<- *job) error {
+	r := e.o.Log.NewReader(e.resume)
+	defer r.Close()
+	for {
+		rec, err := r.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, wal.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("read event log: %w", err)
 		}
-		if err := e.record(ctx, rec); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+		j := &job{rec: rec, done: make(chan struct{})}
+		j.data = append(e.getBuf(len(rec.Data)), rec.Data...)
+		j.rec.Data = j.data
+		select {
+		case order <- j:
+		case <-ctx.Done():
+			return nil
 		}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			close(j.done)
+			return nil
+		}
+	}
+}
+
+var bufPool sync.Pool
+
+func (e *Evaluator) getBuf(n int) []byte {
+	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, max(n, 1<<20))
+}
+
+func (e *Evaluator) putBuf(b []byte) {
+	if cap(b) <= 16<<20 {
+		bufPool.Put(&b)
+	}
+}
+
+// evalWorker evaluates records; it owns an engine State per Program.
+type evalWorker struct {
+	e     *Evaluator
+	prog  *engine.Program
+	state *engine.State
+	ev    audit.Event
+}
+
+func (w *evalWorker) eval(j *job) {
+	e := w.e
+	h, d, err := batch.Decode(j.data)
+	if err != nil {
+		j.bad = true
+		return
+	}
+	j.hdr = h
+	if p := e.o.Program(); p != w.prog {
+		w.prog, w.state = p, p.NewState()
+	}
+	j.evs = make([]evResult, 0, d.Len())
+	for {
+		raw, ok, err := d.Next()
+		if err != nil {
+			j.trunc = true
+			return
+		}
+		if !ok {
+			return
+		}
+		if err := audit.Parse(&w.ev, raw, e.o.MaxDepth); err != nil {
+			// Ingest validated every event with the same limits; this
+			// only happens if the limits shrank across a restart.
+			j.unparsable++
+			continue
+		}
+		w.ev.Cluster = h.Cluster
+		r := evResult{raw: raw}
+		if id := w.ev.Top(audit.KeyAuditID); id != nil {
+			r.key = e.dedup.key(id, w.ev.Top(audit.KeyStage))
+		}
+		for _, i := range w.prog.Eval(&w.ev, w.state) {
+			r.alerts = append(r.alerts, w.prog.Alert(w.state, i))
+		}
+		if len(r.alerts) > 0 {
+			r.id, r.stage = str(w.ev.Top(audit.KeyAuditID)), str(w.ev.Top(audit.KeyStage))
+		}
+		j.evs = append(j.evs, r)
 	}
 }
 
@@ -254,63 +397,49 @@ func (e *Evaluator) pending() bool {
 	return !errors.Is(err, context.Canceled)
 }
 
-// record evaluates one logged batch.
-func (e *Evaluator) record(ctx context.Context, rec wal.Record) error {
+// commit applies dedup to an evaluated record, in log order, journals its
+// alerts and moves the position past it.
+func (e *Evaluator) commit(ctx context.Context, j *job) error {
 	start := time.Now()
 	m := e.o.Metrics
-	h, d, err := batch.Decode(rec.Data)
-	if err != nil {
-		e.o.Logger.Error("event log record unreadable; skipped", "pos", rec.Pos.String(), "err", err)
+	rec := j.rec
+	if j.bad {
+		e.o.Logger.Error("event log record unreadable; skipped", "pos", rec.Pos.String())
 		if m != nil {
 			m.EvalSkipped.WithLabelValues("bad_record").Inc()
 		}
 		e.advance(rec.Next, 0)
 		return nil
 	}
-	if p := e.o.Program(); p != e.prog {
-		e.prog, e.state = p, p.NewState()
+	if j.trunc {
+		e.o.Logger.Error("event log record truncated; rest skipped", "pos", rec.Pos.String())
+		if m != nil {
+			m.EvalSkipped.WithLabelValues("bad_record").Inc()
+		}
 	}
+	if j.unparsable > 0 && m != nil {
+		m.EvalSkipped.WithLabelValues("unparsable").Add(float64(j.unparsable))
+	}
+	h := j.hdr
 	var out []journal.Alert
 	var n, dups int
-	for {
-		raw, ok, err := d.Next()
-		if err != nil {
-			e.o.Logger.Error("event log record truncated; rest skipped", "pos", rec.Pos.String(), "err", err)
-			if m != nil {
-				m.EvalSkipped.WithLabelValues("bad_record").Inc()
-			}
-			break
-		}
-		if !ok {
-			break
-		}
-		if err := audit.Parse(&e.ev, raw, e.o.MaxDepth); err != nil {
-			// Ingest validated every event with the same limits; this
-			// only happens if the limits shrank across a restart.
-			if m != nil {
-				m.EvalSkipped.WithLabelValues("unparsable").Inc()
-			}
+	for i := range j.evs {
+		r := &j.evs[i]
+		if r.key != 0 && e.dedup.seen(r.key, h.Received) {
+			dups++
 			continue
 		}
-		e.ev.Cluster = h.Cluster
-		if id := e.ev.Top(audit.KeyAuditID); id != nil {
-			if e.dedup.seen(e.dedup.key(id, e.ev.Top(audit.KeyStage)), h.Received) {
-				dups++
-				continue
-			}
-		}
 		n++
-		for _, i := range e.prog.Eval(&e.ev, e.state) {
-			a := e.prog.Alert(e.state, i)
+		for _, a := range r.alerts {
 			out = append(out, journal.Alert{
 				ID:       journal.AlertID(rec.Pos, len(out)),
 				Alert:    *a,
 				Cluster:  h.Cluster,
 				Capture:  h.Capture.String(),
-				AuditID:  str(e.ev.Top(audit.KeyAuditID)),
-				Stage:    str(e.ev.Top(audit.KeyStage)),
+				AuditID:  r.id,
+				Stage:    r.stage,
 				Received: time.Unix(0, h.Received).UTC(),
-				Event:    json.RawMessage(append([]byte(nil), raw...)),
+				Event:    json.RawMessage(append([]byte(nil), r.raw...)),
 			})
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Defaults for zero Options fields.
@@ -248,8 +249,25 @@ func (l *Log) syncDir() error {
 // records were written and may still become durable. A write or fsync
 // error is returned to every affected appender and to all later Appends.
 func (l *Log) Append(ctx context.Context, payloads ...[]byte) (first, end Pos, err error) {
+	first, end, _, err = l.append(ctx, -1, payloads)
+	return first, end, err
+}
+
+// AppendWithin is Append, except that it waits for the fsync at most
+// syncWait: if the records are written but not yet durable by then, it
+// returns them with durable false and a nil error. Written records survive
+// the process dying (they are in the file); the fsync under way makes them
+// survive the machine failing too. For answers that cannot wait for the
+// disk, such as admission reviews.
+func (l *Log) AppendWithin(ctx context.Context, syncWait time.Duration, payloads ...[]byte) (first, end Pos, durable bool, err error) {
+	return l.append(ctx, syncWait, payloads)
+}
+
+// append writes the payloads and waits for their fsync, at most syncWait
+// when it is not negative.
+func (l *Log) append(ctx context.Context, syncWait time.Duration, payloads [][]byte) (first, end Pos, durable bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return Pos{}, Pos{}, err
+		return Pos{}, Pos{}, false, err
 	}
 	// Checksum outside the mutex: it is the only per-byte work besides
 	// the write itself.
@@ -261,7 +279,7 @@ func (l *Log) Append(ctx context.Context, payloads ...[]byte) (first, end Pos, e
 	var need int64
 	for _, p := range payloads {
 		if len(p) > l.opts.MaxRecord {
-			return Pos{}, Pos{}, fmt.Errorf("append %d-byte record (limit %d): %w", len(p), l.opts.MaxRecord, ErrTooLarge)
+			return Pos{}, Pos{}, false, fmt.Errorf("append %d-byte record (limit %d): %w", len(p), l.opts.MaxRecord, ErrTooLarge)
 		}
 		need += headerSize + int64(len(p))
 		sums = append(sums, headerChecksum(p))
@@ -271,7 +289,7 @@ func (l *Log) Append(ctx context.Context, payloads ...[]byte) (first, end Pos, e
 	first, end, err = l.writeLocked(payloads, sums, need)
 	if err != nil {
 		l.mu.Unlock()
-		return Pos{}, Pos{}, err
+		return Pos{}, Pos{}, false, err
 	}
 	l.inflight.Add(1)
 	defer l.inflight.Done()
@@ -279,22 +297,30 @@ func (l *Log) Append(ctx context.Context, payloads ...[]byte) (first, end Pos, e
 	case l.kick <- struct{}{}:
 	default:
 	}
+	var timeout <-chan time.Time
+	if syncWait >= 0 {
+		t := time.NewTimer(syncWait)
+		defer t.Stop()
+		timeout = t.C
+	}
 	for {
 		if !l.synced.Less(end) {
 			l.mu.Unlock()
-			return first, end, nil
+			return first, end, true, nil
 		}
 		if l.err != nil {
 			err := l.err
 			l.mu.Unlock()
-			return Pos{}, Pos{}, err
+			return Pos{}, Pos{}, false, err
 		}
 		ch := l.syncedCh
 		l.mu.Unlock()
 		select {
 		case <-ch:
+		case <-timeout:
+			return first, end, false, nil
 		case <-ctx.Done():
-			return Pos{}, Pos{}, ctx.Err()
+			return Pos{}, Pos{}, false, ctx.Err()
 		}
 		l.mu.Lock()
 	}
@@ -519,6 +545,9 @@ func (l *Log) syncLoop() {
 		select {
 		case <-l.kick:
 		case <-l.stop:
+			// Records written by AppendWithin may not be durable yet.
+			for l.syncOnce() {
+			}
 			return
 		}
 		for l.syncOnce() {

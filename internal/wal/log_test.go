@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // openLog opens a Log and closes it when the test ends.
@@ -505,4 +506,43 @@ func TestCloseWakesReaderAndWaitsForAppends(t *testing.T) {
 			t.Errorf("Close left appended records not durable: %+v", st)
 		}
 	})
+}
+
+// TestAppendWithin: records come back written even when the fsync is not
+// waited for, they are readable once durable, and Close makes them
+// durable.
+func TestAppendWithin(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, SegmentSize: 1 << 20, MaxBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, end, durable, err := l.AppendWithin(ctx, 0, []byte("quick"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, end2, durable2, err := l.AppendWithin(ctx, time.Minute, []byte("patient"))
+	if err != nil || !durable2 {
+		t.Fatalf("with time to wait: durable=%v err=%v", durable2, err)
+	}
+	if !end.Less(end2) {
+		t.Errorf("positions %v, %v", end, end2)
+	}
+	t.Logf("zero wait: durable=%v", durable)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(Options{Dir: dir, SegmentSize: 1 << 20, MaxBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r := l.NewReader(Pos{})
+	for _, want := range []string{"quick", "patient"} {
+		rec, err := r.Next(ctx)
+		if err != nil || string(rec.Data) != want {
+			t.Fatalf("read %q %v, want %q", rec.Data, err, want)
+		}
+	}
 }
