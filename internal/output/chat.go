@@ -562,9 +562,9 @@ func (s *Chat) mattermost(a *journal.Alert, d ChatData, text string) *mattermost
 	return &mattermostMessage{Username: s.username, IconURL: s.iconURL, Channel: s.channel, Attachments: []*mattermostAttachment{att}}
 }
 
-// teamsMaxBytes is the most a Teams message may weigh (about 28 KB,
-// the card and its envelope).
-const teamsMaxBytes = 28 << 10
+// teamsMaxBytes is the most a Teams message may weigh, the card and its
+// envelope: Microsoft documents about 28 KB; 28000 bytes leaves no doubt.
+const teamsMaxBytes = 28000
 
 type teamsMessage struct {
 	Type        string             `json:"type"`

@@ -242,7 +242,7 @@ type teamsPayload struct {
 }
 
 func teamsValidate(body []byte) (int, string) {
-	if len(body) > 28<<10 {
+	if len(body) > 28000 {
 		return 413, `{"error":{"code":"MessageSizeTooBig"}}`
 	}
 	var p teamsPayload
