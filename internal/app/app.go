@@ -205,7 +205,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Limits:     audit.Limits{MaxEventSize: int(in.MaxEventBytes), MaxDepth: in.MaxDepth},
 		AckTimeout: time.Duration(in.AckTimeout), RetryAfter: time.Duration(in.RetryAfter),
 		Metrics: a.metrics, Logger: a.log, ShuttingDown: a.stopping.Load,
-		Behind: func() bool { return a.lagBytes() > float64(in.WALMaxBytes)/4 },
+		Behind: func() bool { return a.lagBytes() > float64(in.WALMaxBytes)/16 },
 		Admission: ingest.AdmissionOptions{Timeout: time.Duration(cfg.Admission.Timeout),
 			Decode: admission.Options{MaxBodyBytes: int(in.MaxBodyBytes), MaxDepth: in.MaxDepth}},
 	}
@@ -303,7 +303,11 @@ func (a *App) authFunc(r *http.Request) (string, int, string) {
 // lagBytes estimates the bytes logged but not yet evaluated (segments
 // between the two positions count as full).
 func (a *App) lagBytes() float64 {
-	end, p := a.events.Stats().End, a.eval.Processed()
+	st := a.events.Stats()
+	end, p := st.End, a.eval.Processed()
+	if p.Less(st.First) {
+		p = st.First // nothing evaluated yet, or released past it
+	}
 	switch {
 	case !p.Less(end):
 		return 0

@@ -9,6 +9,12 @@
 //	magic 'V' | version 1 | capture | received (Unix ns) |
 //	len(cluster) cluster | count | count × (len(event) event)
 //
+// Version 2 is version 1 with everything after the version byte
+// compressed as one S2 block (github.com/klauspost/compress/s2): audit
+// JSON shrinks five to ten times at gigabytes per second, and the log's
+// disk writes and fsyncs shrink with it. Encoder writes version 2; Decode
+// reads both.
+//
 // The log checksums every record, so a decode error here means a bug or a
 // record written by an incompatible version, never a torn write.
 package batch
@@ -17,6 +23,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Capture says how the events of a batch were captured.
@@ -42,8 +50,11 @@ func (c Capture) String() string {
 }
 
 const (
-	magic   = 'V'
-	version = 1
+	magic      = 'V'
+	version    = 1
+	compressed = 2
+	// MaxDecoded bounds the decompressed size of a record.
+	MaxDecoded = 256 << 20
 )
 
 // Header describes a batch.
@@ -56,9 +67,11 @@ type Header struct {
 // Encoder builds one record. The zero value is ready; Reset starts a new
 // record and reuses the buffer.
 type Encoder struct {
-	buf   []byte
-	count int
-	hdr   int // length of the fixed header, before the count
+	buf     []byte
+	count   int
+	hdr     int    // length of the fixed header, before the count
+	scratch []byte // the plain record, reused
+	out     []byte // the compressed record, reused
 }
 
 // Reset starts a record with header h.
@@ -81,19 +94,34 @@ func (e *Encoder) Add(event []byte) {
 // Count returns the number of events added since Reset.
 func (e *Encoder) Count() int { return e.count }
 
-// Bytes returns the record. The count is written in front of the events
-// here, so the result is only valid until the next Reset or Add.
+// Bytes returns the record, compressed (version 2). The result is owned
+// by the Encoder and valid until the next Reset, Add or Bytes.
 func (e *Encoder) Bytes() []byte {
+	e.scratch = e.appendPlain(e.scratch[:0])
+	plain := e.scratch
+	need := 2 + s2.MaxEncodedLen(len(plain)-2)
+	if cap(e.out) < need {
+		e.out = make([]byte, need)
+	}
+	out := e.out[:need]
+	out[0], out[1] = magic, compressed
+	enc := s2.Encode(out[2:], plain[2:])
+	return out[:2+len(enc)]
+}
+
+// plain returns the uncompressed (version 1) record in a new slice.
+func (e *Encoder) plain() []byte { return e.appendPlain(nil) }
+
+func (e *Encoder) appendPlain(out []byte) []byte {
 	var tmp [binary.MaxVarintLen64]byte
 	n := binary.PutUvarint(tmp[:], uint64(e.count))
-	out := make([]byte, 0, len(e.buf)+n)
 	out = append(out, e.buf[:e.hdr]...)
 	out = append(out, tmp[:n]...)
 	return append(out, e.buf[e.hdr:]...)
 }
 
-// Size returns the length Bytes would return.
-func (e *Encoder) Size() int {
+// PlainSize returns the uncompressed size of the record.
+func (e *Encoder) PlainSize() int {
 	var tmp [binary.MaxVarintLen64]byte
 	return len(e.buf) + binary.PutUvarint(tmp[:], uint64(e.count))
 }
@@ -114,32 +142,59 @@ func formatErr(off int, what string) error {
 }
 
 // Decode reads the header of rec and returns a Decoder positioned at its
-// first event. Events returned by Next alias rec.
+// first event. Events returned by Next alias rec, or a new buffer for a
+// compressed record.
 func Decode(rec []byte) (Header, *Decoder, error) {
+	h, d, _, err := DecodeBuf(rec, nil)
+	return h, d, err
+}
+
+// DecodeBuf is Decode, decompressing into buf (grown as needed) and
+// returning it for reuse; events alias it.
+func DecodeBuf(rec, buf []byte) (Header, *Decoder, []byte, error) {
 	var h Header
 	if len(rec) < 3 || rec[0] != magic {
-		return h, nil, formatErr(0, "not a batch record")
+		return h, nil, buf, formatErr(0, "not a batch record")
 	}
-	if rec[1] != version {
-		return h, nil, formatErr(1, fmt.Sprintf("unsupported version %d", rec[1]))
+	switch rec[1] {
+	case version:
+	case compressed:
+		n, err := s2.DecodedLen(rec[2:])
+		if err != nil || n > MaxDecoded {
+			return h, nil, buf, formatErr(2, "bad compressed length")
+		}
+		if cap(buf) < n+2 {
+			buf = make([]byte, n+2)
+		}
+		buf = buf[:n+2]
+		buf[0], buf[1] = magic, version
+		if _, err := s2.Decode(buf[2:], rec[2:]); err != nil {
+			return h, nil, buf, formatErr(2, "bad compressed data: "+err.Error())
+		}
+		rec = buf
+		if len(rec) < 3 {
+			return h, nil, buf, formatErr(0, "empty record")
+		}
+	default:
+		return h, nil, buf, formatErr(1, fmt.Sprintf("unsupported version %d", rec[1]))
 	}
 	h.Capture = Capture(rec[2])
 	d := &Decoder{rec: rec, off: 3}
 	recv, ok := d.uvarint()
 	if !ok || recv > 1<<63-1 {
-		return h, nil, formatErr(d.off, "bad receive time")
+		return h, nil, buf, formatErr(d.off, "bad receive time")
 	}
 	h.Received = int64(recv)
 	n, ok := d.uvarint()
 	if !ok || n > uint64(len(rec)-d.off) {
-		return h, nil, formatErr(d.off, "bad cluster name length")
+		return h, nil, buf, formatErr(d.off, "bad cluster name length")
 	}
 	h.Cluster = string(rec[d.off : d.off+int(n)])
 	d.off += int(n)
 	if d.left, ok = d.uvarint(); !ok || d.left > uint64(len(rec)-d.off) {
-		return h, nil, formatErr(d.off, "bad event count")
+		return h, nil, buf, formatErr(d.off, "bad event count")
 	}
-	return h, d, nil
+	return h, d, buf, nil
 }
 
 func (d *Decoder) uvarint() (uint64, bool) {

@@ -24,8 +24,13 @@ func TestRoundTrip(t *testing.T) {
 				e.Add([]byte(ev))
 			}
 			rec := e.Bytes()
-			if len(rec) != e.Size() {
-				t.Errorf("Size %d, Bytes %d", e.Size(), len(rec))
+			if len(e.plain()) != e.PlainSize() {
+				t.Errorf("PlainSize %d, plain %d", e.PlainSize(), len(e.plain()))
+			}
+			for _, old := range [][]byte{e.plain()} { // version 1 still reads
+				if _, _, err := Decode(old); err != nil {
+					t.Fatalf("version 1: %v", err)
+				}
 			}
 			h, d, err := Decode(rec)
 			if err != nil {
@@ -60,7 +65,7 @@ func TestDecodeErrors(t *testing.T) {
 	var e Encoder
 	e.Reset(Header{Capture: Webhook, Received: 5, Cluster: "prod"})
 	e.Add([]byte(`{"a":1}`))
-	good := e.Bytes()
+	good := e.plain()
 	cases := []struct {
 		name string
 		rec  []byte
@@ -72,6 +77,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"cluster", good[:6], "bad cluster name length"},
 		{"truncated event", good[:len(good)-1], "bad length of event 0"},
 		{"trailing", append(append([]byte{}, good...), 'x'), "trailing bytes"},
+		{"bad compression", []byte{'V', 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2}, "bad compressed"},
+		{"corrupt compression", append([]byte{'V', 2}, 20, 0, 1, 2), "bad compressed data"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,6 +109,7 @@ func FuzzDecode(f *testing.F) {
 	e.Add([]byte(`{"a":1}`))
 	e.Add([]byte(`{}`))
 	f.Add(e.Bytes())
+	f.Add(e.plain())
 	f.Add([]byte{'V', 1, 1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		_ = decodeAll(rec) // must not panic

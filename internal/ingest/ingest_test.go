@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -106,10 +108,20 @@ func TestLogFull(t *testing.T) {
 	defer l.Close()
 	s := New(Options{Log: l, MaxBodyBytes: 1 << 20, Auth: func(*http.Request) (string, int, string) { return "c", 0, "" }})
 	h := s.AuditHandler()
-	body := `[` + strings.Repeat(secretEvent+",", 100) + secretEvent + `]`
+	// Random content, so that the log's compression cannot absorb it.
+	noise := make([]byte, 6<<10)
+	event := func() string {
+		rand.Read(noise)
+		return strings.Replace(secretEvent, `"user":{"username":"u"}`, `"user":{"username":"u"},"annotations":{"n":"`+hex.EncodeToString(noise)+`"}`, 1)
+	}
 	var last *httptest.ResponseRecorder
 	accepted := 0
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 1000; i++ {
+		var items []string
+		for j := 0; j < 20; j++ {
+			items = append(items, event())
+		}
+		body := "[" + strings.Join(items, ",") + "]"
 		last = post(h, body)
 		if last.Code != 200 {
 			break
@@ -125,7 +137,7 @@ func TestLogFull(t *testing.T) {
 	if err := l.Release(l.Stats().End); err != nil {
 		t.Fatal(err)
 	}
-	if w := post(h, body); w.Code != 200 {
+	if w := post(h, "["+event()+"]"); w.Code != 200 {
 		t.Errorf("after release: %d %s", w.Code, w.Body)
 	}
 }

@@ -139,6 +139,7 @@ func (e *Evaluator) rebuild(ctx context.Context) error {
 	r := e.o.Log.NewReader(wal.Pos{})
 	defer r.Close()
 	cutoff := e.o.Now().Add(-e.o.DedupWindow).UnixNano()
+	var buf []byte
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -153,7 +154,8 @@ func (e *Evaluator) rebuild(ctx context.Context) error {
 		if !rec.Pos.Less(e.resume) {
 			return nil
 		}
-		h, d, err := batch.Decode(rec.Data)
+		h, d, b, err := batch.DecodeBuf(rec.Data, buf)
+		buf = b
 		if err != nil {
 			continue // counted when it was evaluated
 		}
@@ -241,6 +243,9 @@ func (e *Evaluator) Run(ctx context.Context) error {
 			<-j.done
 			err := e.commit(ctx, j)
 			e.putBuf(j.data)
+			if j.plain != nil {
+				e.putBuf(j.plain)
+			}
 			if err != nil {
 				stopReader()
 				for j := range order { // let the reader and workers finish
@@ -259,6 +264,7 @@ func (e *Evaluator) Run(ctx context.Context) error {
 type job struct {
 	rec        wal.Record // Data is data
 	data       []byte     // a copy of the record, owned by the job
+	plain      []byte     // the record decompressed; events alias it
 	done       chan struct{}
 	hdr        batch.Header
 	bad        bool       // the record could not be decoded
@@ -270,7 +276,7 @@ type job struct {
 // evResult is what a worker found for one event.
 type evResult struct {
 	key    uint64 // dedup key; 0 = none (no auditID)
-	raw    []byte // the event, in job.data
+	raw    []byte // the event, in job.plain
 	id     string // auditID
 	stage  string
 	alerts []*alert.Alert
@@ -331,7 +337,8 @@ type evalWorker struct {
 
 func (w *evalWorker) eval(j *job) {
 	e := w.e
-	h, d, err := batch.Decode(j.data)
+	h, d, plain, err := batch.DecodeBuf(j.data, e.getBuf(0))
+	j.plain = plain
 	if err != nil {
 		j.bad = true
 		return
