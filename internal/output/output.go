@@ -344,6 +344,9 @@ func (w *worker) accept(a *journal.Alert) {
 	}
 	if len(w.out.RedactFields) > 0 {
 		redactFields(&a.Alert, w.out.RedactFields)
+		// The event holds the same values; sinks that describe alerts
+		// from it (chat) then use the redacted fields only.
+		a.Event = nil
 	}
 	w.batch = append(w.batch, a)
 }
