@@ -217,4 +217,3 @@ func cutTornLine(f *os.File) error {
 	}
 	return nil
 }
-
