@@ -51,7 +51,7 @@ var allowed = map[string][]string{
 	"internal/txtar":     {},
 	"internal/wal":       {},
 	"internal/tail":      {},
-	"internal/batch":     {},
+	"internal/batch":     {"github.com/klauspost/compress/s2"},
 	"internal/admission": {"internal/rawjson"},
 	"internal/redact":    {"internal/rawjson"},
 	"internal/journal":   {"internal/alert", "internal/wal"},
