@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/app"
 	"github.com/vigilsec/vigil/internal/audit"
+	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/engine"
 	"github.com/vigilsec/vigil/internal/field"
 	"github.com/vigilsec/vigil/internal/replay"
@@ -75,6 +77,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ef.register(fs)
 	format := fs.String("output-format", "json", "alert format: json (Falco's JSON alert) or text (Falco's text line)")
 	maxReports := fs.Int("max-skip-reports", 100, "print at most this many skipped items on stderr (all are counted)")
+	cfgPath := fs.String("config", "", "send alerts to the outputs of this `FILE` (vigil serve's config) instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vigil replay [flags] [INPUT...]\n\nEvaluates audit events from files, directories (their files, oldest first) or\n'-' (standard input; the default) and prints one alert per line on stdout.\nInput may be JSON lines, an Event, an EventList or an array, gzipped or not.\nA summary goes to stderr. Exit status: 0 ok, 1 error, 2 usage, 3 some items\nwere skipped.\n\nflags:")
 		fs.PrintDefaults()
@@ -102,7 +105,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	reported := 0
 	start := time.Now()
-	sum, err := replay.Run(ctx, inputs, replay.Options{
+	ropts := replay.Options{
 		Program: prog, Format: f, Workers: ef.workers, Limits: ef.limits(), Location: time.Local, Out: stdout,
 		OnSkip: func(e *audit.Error) {
 			if reported < *maxReports {
@@ -110,7 +113,40 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 			reported++
 		},
-	})
+	}
+	var delivery *app.Delivery
+	var grace time.Duration
+	if *cfgPath != "" {
+		cfg, err := config.LoadFile(*cfgPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil replay: %v\n", err)
+			return exitError
+		}
+		logger, _ := newLogger(stderr, "warn", "text")
+		if delivery, err = app.NewDelivery(cfg, logger, stdout); err != nil {
+			fmt.Fprintf(stderr, "vigil replay: outputs: %v\n", err)
+			return exitError
+		}
+		grace = time.Duration(cfg.Shutdown)
+		var addErr error
+		ropts.OnAlert = func(a *alert.Alert) {
+			if err := delivery.Add(a); err != nil && addErr == nil {
+				addErr = err
+				fmt.Fprintf(stderr, "vigil replay: outputs: %v\n", err)
+			}
+		}
+	}
+	sum, err := replay.Run(ctx, inputs, ropts)
+	if delivery != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), grace)
+		if derr := delivery.Close(dctx); derr != nil {
+			fmt.Fprintf(stderr, "vigil replay: not every alert reached the outputs: %v\n", derr)
+			if err == nil {
+				err = derr
+			}
+		}
+		cancel()
+	}
 	printSummary(stderr, sum, time.Since(start))
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -52,6 +52,11 @@ type Options struct {
 	NoSync bool
 }
 
+// defaultMaxBatch is the batch size of each output type when the config
+// sets none: what one request of the destination takes comfortably.
+var defaultMaxBatch = map[string]int{"stdout": 500, "file": 500, "syslog": 500, "http": 100,
+	"slack": 10, "mattermost": 10, "teams": 10, "mezmo": 500, "ibm_cloud_logs": 500, "nats": 500}
+
 // Journal bounds: alerts are few, so this is room for days of an output
 // being down.
 const (
@@ -246,8 +251,18 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 }
 
 func (a *App) buildOutputs(o Options) ([]output.Output, error) {
+	outs, err := BuildOutputs(a.cfg, a.log, a.hostname, o.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	return append(outs, o.Sinks...), nil
+}
+
+// BuildOutputs makes the configured outputs (cfg must be validated).
+// stdout is the stdout output's writer (nil = os.Stdout).
+func BuildOutputs(cfg *config.Config, log *slog.Logger, hostname string, stdout io.Writer) ([]output.Output, error) {
 	var outs []output.Output
-	for _, oc := range a.cfg.Outputs {
+	for _, oc := range cfg.Outputs {
 		f, err := output.ParseFormat(oc.Format)
 		if err != nil {
 			return nil, err
@@ -261,7 +276,7 @@ func (a *App) buildOutputs(o Options) ([]output.Output, error) {
 		var sink output.Sink
 		switch oc.Type {
 		case "stdout":
-			w := o.Stdout
+			w := stdout
 			if w == nil {
 				w = os.Stdout
 			}
@@ -273,7 +288,37 @@ func (a *App) buildOutputs(o Options) ([]output.Output, error) {
 			}
 			sink = fs
 		default:
-			return nil, fmt.Errorf("output %s: unknown type %q", oc.Name, oc.Type)
+			so := output.SinkOptions{Logger: log.With("output", oc.Name), Hostname: hostname, UIURL: cfg.UIURL, Location: time.Local}
+			var err error
+			switch oc.Type {
+			case "syslog":
+				sink, err = output.NewSyslog(*oc.Syslog, so)
+			case "http":
+				sink, err = output.NewHTTP(*oc.HTTP, so)
+			case "slack":
+				sink, err = output.NewSlack(*oc.Chat(), so)
+			case "mattermost":
+				sink, err = output.NewMattermost(*oc.Chat(), so)
+			case "teams":
+				sink, err = output.NewTeams(*oc.Chat(), so)
+			case "mezmo":
+				sink, err = output.NewMezmo(*oc.Mezmo, so)
+			case "ibm_cloud_logs":
+				sink, err = output.NewIBMLogs(*oc.IBMCloudLogs, so)
+			case "nats":
+				sink, err = output.NewNATS(*oc.NATS, so)
+			default:
+				err = fmt.Errorf("unknown type %q", oc.Type)
+			}
+			if err != nil {
+				for _, o := range outs {
+					o.Sink.Close()
+				}
+				return nil, fmt.Errorf("output %s: %w", oc.Name, err)
+			}
+		}
+		if oc.MaxBatch == 0 {
+			oc.MaxBatch = defaultMaxBatch[oc.Type]
 		}
 		outs = append(outs, output.Output{Name: oc.Name, Sink: sink, MinPriority: minp,
 			Filter:       output.Filter{Rules: oc.Rules, ExcludeRules: oc.ExcludeRules, Tags: oc.Tags, ExcludeTags: oc.ExcludeTags},
@@ -282,7 +327,7 @@ func (a *App) buildOutputs(o Options) ([]output.Output, error) {
 			MaxBatch:     oc.MaxBatch, MaxWait: time.Duration(oc.MaxWait), Timeout: time.Duration(oc.Timeout),
 			MaxBackoff: time.Duration(oc.MaxBackoff)})
 	}
-	return append(outs, o.Sinks...), nil
+	return outs, nil
 }
 
 func (a *App) authFunc(r *http.Request) (string, int, string) {

@@ -188,6 +188,7 @@ type Config struct {
 	Admission Admission `yaml:"admission"` // the admission webhook
 	Tail      []Tail    `yaml:"tail"`      // audit log files to follow
 	Outputs   []Output  `yaml:"outputs"`   // where alerts go
+	UIURL     string    `yaml:"ui_url"`    // Vigil's UI as users reach it; alerts link to UIURL/alerts/ID (empty: no link)
 	Hostname  string    `yaml:"hostname"`  // host name in alerts; empty = the OS host name
 	Shutdown  Duration  `yaml:"shutdown"`  // grace period for draining at SIGTERM
 
@@ -295,6 +296,51 @@ type Output struct {
 	MaxSize  Size     `yaml:"max_size"`
 	MaxAge   Duration `yaml:"max_age"`
 	MaxFiles int      `yaml:"max_files"`
+
+	// Each type's own settings; the section named after the type is the
+	// one used.
+	Syslog       *SyslogOutput  `yaml:"syslog"`
+	HTTP         *HTTPOutput    `yaml:"http"`
+	Slack        *ChatOutput    `yaml:"slack"`
+	Mattermost   *ChatOutput    `yaml:"mattermost"`
+	Teams        *ChatOutput    `yaml:"teams"`
+	Mezmo        *MezmoOutput   `yaml:"mezmo"`
+	IBMCloudLogs *IBMLogsOutput `yaml:"ibm_cloud_logs"`
+	NATS         *NATSOutput    `yaml:"nats"`
+}
+
+// OutputTypes lists the output types, in the order the docs give them.
+var OutputTypes = []string{"stdout", "file", "syslog", "http", "slack", "mattermost", "teams", "mezmo", "ibm_cloud_logs", "nats"}
+
+// sections returns the type-specific sections that are set, by type name.
+func (o *Output) sections() map[string]bool {
+	m := map[string]bool{}
+	for name, set := range map[string]bool{"syslog": o.Syslog != nil, "http": o.HTTP != nil, "slack": o.Slack != nil,
+		"mattermost": o.Mattermost != nil, "teams": o.Teams != nil, "mezmo": o.Mezmo != nil,
+		"ibm_cloud_logs": o.IBMCloudLogs != nil, "nats": o.NATS != nil} {
+		if set {
+			m[name] = true
+		}
+	}
+	return m
+}
+
+// Chat returns the slack, mattermost or teams section of the output's
+// type, with its Kind set.
+func (o *Output) Chat() *ChatOutput {
+	var c *ChatOutput
+	switch o.Type {
+	case "slack":
+		c = o.Slack
+	case "mattermost":
+		c = o.Mattermost
+	case "teams":
+		c = o.Teams
+	}
+	if c != nil {
+		c.Kind = o.Type
+	}
+	return c
 }
 
 // Throttle collapses identical alerts: the first is sent, the repeats
@@ -620,7 +666,40 @@ func (c *Config) resolvePaths(dir string) {
 		abs(&c.Tail[i].Path)
 	}
 	for i := range c.Outputs {
-		abs(&c.Outputs[i].Path)
+		o := &c.Outputs[i]
+		abs(&o.Path)
+		httpTLS := func(t *HTTPTLS) { abs(&t.CAFile); abs(&t.CertFile); abs(&t.KeyFile) }
+		if h := o.HTTP; h != nil {
+			httpTLS(&h.TLS)
+			abs(&h.BearerTokenFile)
+			if h.BasicAuth != nil {
+				abs(&h.BasicAuth.PasswordFile)
+			}
+			for k, v := range h.HeaderFiles {
+				abs(&v)
+				h.HeaderFiles[k] = v
+			}
+		}
+		for _, ch := range []*ChatOutput{o.Slack, o.Mattermost, o.Teams} {
+			if ch != nil {
+				httpTLS(&ch.TLS)
+				abs(&ch.WebhookURLFile)
+			}
+		}
+		if sl := o.Syslog; sl != nil {
+			abs(&sl.TLS.CAFile)
+			abs(&sl.TLS.CertFile)
+			abs(&sl.TLS.KeyFile)
+		}
+		if m := o.Mezmo; m != nil {
+			abs(&m.IngestionKeyFile)
+		}
+		if ib := o.IBMCloudLogs; ib != nil {
+			abs(&ib.APIKeyFile)
+		}
+		if n := o.NATS; n != nil {
+			n.resolvePaths(abs)
+		}
 	}
 }
 
@@ -818,6 +897,24 @@ func (c *Config) Validate() error {
 			bad(key+".name", "output name %q is used twice", o.Name)
 		}
 		names[o.Name] = true
+		formats := []string{"json", "text"}
+		section := func(set bool, problems func() []string) {
+			if !set {
+				bad(key+"."+o.Type, "a %s output needs its %s section", o.Type, o.Type)
+				return
+			}
+			for _, p := range problems() {
+				sub, reason, ok := strings.Cut(p, ": ")
+				if !ok {
+					sub, reason = "", p
+				}
+				k := key + "." + o.Type
+				if sub != "" {
+					k += "." + sub
+				}
+				bad(k, "%s", reason)
+			}
+		}
 		switch o.Type {
 		case "stdout":
 			if o.Path != "" {
@@ -827,13 +924,47 @@ func (c *Config) Validate() error {
 			if o.Path == "" {
 				bad(key+".path", "a file output needs a path")
 			}
+		case "syslog":
+			if o.Syslog != nil {
+				o.Syslog.Format = o.Format
+			}
+			section(o.Syslog != nil, func() []string { return o.Syslog.problems() })
+		case "http":
+			if o.HTTP != nil {
+				o.HTTP.Format = o.Format
+			}
+			section(o.HTTP != nil, func() []string { return o.HTTP.problems() })
+		case "slack", "mattermost", "teams":
+			c := o.Chat()
+			section(c != nil, func() []string { return c.problems() })
+		case "mezmo":
+			if o.Mezmo != nil {
+				o.Mezmo.Format = o.Format
+			}
+			section(o.Mezmo != nil, func() []string { return o.Mezmo.problems() })
+		case "ibm_cloud_logs":
+			if o.IBMCloudLogs != nil {
+				o.IBMCloudLogs.Format = o.Format
+			}
+			section(o.IBMCloudLogs != nil, func() []string { return o.IBMCloudLogs.problems() })
+		case "nats":
+			formats = append(formats, "vigil")
+			if o.NATS != nil {
+				o.NATS.Format = o.Format
+			}
+			section(o.NATS != nil, func() []string { return o.NATS.problems() })
 		case "":
-			bad(key+".type", "must not be empty (stdout, file)")
+			bad(key+".type", "must not be empty (%s)", strings.Join(OutputTypes, ", "))
 		default:
-			bad(key+".type", "%q is not an output type (stdout, file)", o.Type)
+			bad(key+".type", "%q is not an output type (%s)", o.Type, strings.Join(OutputTypes, ", "))
 		}
-		if o.Format != "json" && o.Format != "text" {
-			bad(key+".format", "%q: expected json or text", o.Format)
+		for name := range o.sections() {
+			if name != o.Type {
+				bad(key+"."+name, "a %s section on a %s output", name, o.Type)
+			}
+		}
+		if !slices.Contains(formats, o.Format) {
+			bad(key+".format", "%q: expected %s", o.Format, strings.Join(formats, " or "))
 		}
 		if o.MinPriority != "" {
 			priority(key+".minimum_priority", o.MinPriority)

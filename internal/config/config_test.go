@@ -409,7 +409,7 @@ func TestValidate(t *testing.T) {
 		{"tail path", "tail:\n  - cluster: a\n", "v.yaml:2: tail[0].path: must not be empty"},
 		{"tail twice", "tail:\n  - {path: /a, cluster: a}\n  - {path: /a, cluster: b}\n", `v.yaml:3: tail[1].path: "/a" is followed twice`},
 		{"tail cluster", "tail:\n  - path: /a\n", "v.yaml:2: tail[0].cluster: must not be empty"},
-		{"output type", "outputs:\n  - type: kafka\n", `v.yaml:2: outputs[0].type: "kafka" is not an output type (stdout, file)`},
+		{"output type", "outputs:\n  - type: kafka\n", `v.yaml:2: outputs[0].type: "kafka" is not an output type (stdout, file, syslog, http, slack, mattermost, teams, mezmo, ibm_cloud_logs, nats)`},
 		{"output no type", "outputs:\n  - name: x\n", "v.yaml:2: outputs[0].type: must not be empty"},
 		{"output name twice", "outputs:\n  - type: stdout\n  - type: stdout\n", `v.yaml:3: outputs[1].name: output name "stdout" is used twice`},
 		{"file output path", "outputs:\n  - type: file\n", "v.yaml:2: outputs[0].path: a file output needs a path"},
