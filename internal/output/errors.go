@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/journal"
 )
 
 type retryAfterError struct {
@@ -100,4 +102,28 @@ type SinkOptions struct {
 	Hostname string         // this Vigil's host name, for destinations that want one
 	UIURL    string         // base URL of Vigil's UI; an alert's link is UIURL + "/alerts/" + ID ("" = no link)
 	Location *time.Location // time zone of text timestamps; nil = UTC
+}
+
+type refusedError struct {
+	err     error
+	refused []*journal.Alert
+}
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// Refused is a permanent error for part of a batch: the alerts in refused
+// were refused for good, the rest of the batch was delivered. Only the
+// refused ones go to the dead-letter file.
+func Refused(err error, refused []*journal.Alert) error {
+	return Permanent(&refusedError{err, refused})
+}
+
+// refusedAlerts returns the alerts of a Refused error, or all of batch.
+func refusedAlerts(err error, batch []*journal.Alert) []*journal.Alert {
+	var r *refusedError
+	if errors.As(err, &r) {
+		return r.refused
+	}
+	return batch
 }

@@ -328,12 +328,14 @@ func (p *sendProgress) mark(a *journal.Alert, err error) {
 func (p *sendProgress) finish(batch []*journal.Alert) error {
 	var ids []string
 	var first error
+	var refused []*journal.Alert
 	n := 0
 	for _, a := range batch {
 		if err := p.done[a]; err != nil {
 			if first == nil {
 				first = err
 			}
+			refused = append(refused, a)
 			if n++; n <= 5 {
 				ids = append(ids, a.ID)
 			}
@@ -347,5 +349,5 @@ func (p *sendProgress) finish(batch []*journal.Alert) error {
 	if n > len(ids) {
 		more = fmt.Sprintf(" and %d more", n-len(ids))
 	}
-	return Permanent(fmt.Errorf("%d of %d alerts refused (alert %s%s): %w", n, len(batch), strings.Join(ids, ", "), more, first))
+	return Refused(fmt.Errorf("%d of %d alerts refused (alert %s%s): %w", n, len(batch), strings.Join(ids, ", "), more, first), refused)
 }

@@ -400,13 +400,17 @@ func (w *worker) deliver(ctx context.Context, batch []*journal.Alert) bool {
 			return false
 		}
 		if IsPermanent(err) {
+			dead := refusedAlerts(err, batch)
 			if m != nil {
 				m.OutputFailed.WithLabelValues(w.out.Name, "permanent").Inc()
-				m.OutputDropped.WithLabelValues(w.out.Name, "permanent_error").Add(float64(len(batch)))
+				m.OutputDropped.WithLabelValues(w.out.Name, "permanent_error").Add(float64(len(dead)))
+				if delivered := len(batch) - len(dead); delivered > 0 {
+					m.OutputSent.WithLabelValues(w.out.Name).Add(float64(delivered))
+				}
 			}
-			w.d.o.Logger.Error("output failed permanently; alerts written to the dead-letter file",
-				"output", w.out.Name, "alerts", len(batch), "err", err)
-			w.deadLetter(batch, err)
+			w.d.o.Logger.Error("output refused alerts for good; they are in the dead-letter file",
+				"output", w.out.Name, "alerts", len(dead), "of", len(batch), "err", err)
+			w.deadLetter(dead, err)
 			return true
 		}
 		if m != nil {

@@ -248,3 +248,45 @@ func TestFileRotation(t *testing.T) {
 		}
 	}
 }
+
+// partialSink refuses the alerts of one rule for good and takes the rest.
+type partialSink struct{ recSink }
+
+func (s *partialSink) Send(ctx context.Context, as []*journal.Alert) error {
+	var ok, bad []*journal.Alert
+	for _, a := range as {
+		if a.Alert.Rule == "bad" {
+			bad = append(bad, a)
+		} else {
+			ok = append(ok, a)
+		}
+	}
+	s.recSink.Send(ctx, ok)
+	if len(bad) > 0 {
+		return Refused(errors.New("400: refused"), bad)
+	}
+	return nil
+}
+
+// TestDeadLetterOnlyRefused: when a sink delivers part of a batch and
+// refuses the rest for good, only the refused alerts are dead letters.
+func TestDeadLetterOnlyRefused(t *testing.T) {
+	dir := t.TempDir()
+	l := openJournal(t, dir)
+	defer l.Close()
+	s := &partialSink{}
+	d, err := New(Options{Journal: l, Dir: filepath.Join(dir, "out"), Outputs: []Output{{Name: "p", Sink: s, MinPriority: alert.PriorityDebug}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	appendAlerts(t, l, "a:error", "bad:error", "c:error")
+	stop()
+	if g := s.got(); g != "a,c" {
+		t.Errorf("delivered %q", g)
+	}
+	dead, _ := os.ReadFile(filepath.Join(dir, "out", "p.dead.jsonl"))
+	if n := strings.Count(string(dead), "\n"); n != 1 || !strings.Contains(string(dead), `"rule":"bad"`) {
+		t.Errorf("dead letters (%d):\n%s", n, dead)
+	}
+}
