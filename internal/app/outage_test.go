@@ -173,4 +173,3 @@ func TestOutputOutage(t *testing.T) {
 	}
 	t.Logf("requests by phase: %v", dest.hits)
 }
-
