@@ -105,6 +105,7 @@ func NewTeams(c config.ChatOutput, o SinkOptions) (*Chat, error) {
 }
 
 func newChat(kind string, c config.ChatOutput, o SinkOptions) (*Chat, error) {
+	o = o.withDefaults()
 	u := string(c.WebhookURL)
 	if c.WebhookURLFile != "" {
 		var err error
@@ -130,12 +131,6 @@ func newChat(kind string, c config.ChatOutput, o SinkOptions) (*Chat, error) {
 	}
 	s := &Chat{kind: kind, client: client, url: u, tmpl: tmpl, username: c.Username, iconURL: c.IconURL,
 		channel: c.Channel, uiURL: strings.TrimRight(o.UIURL, "/"), loc: o.Location, logger: o.Logger}
-	if s.loc == nil {
-		s.loc = time.UTC
-	}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
-	}
 	// Field names are only checked when the template runs: run it once on
 	// a sample so that a typo stops the start, not every message.
 	sample := &journal.Alert{ID: "0", Alert: alert.Alert{Rule: "r", Priority: alert.PriorityWarning, Message: "m"}}

@@ -104,6 +104,17 @@ type SinkOptions struct {
 	Location *time.Location // time zone of text timestamps; nil = UTC
 }
 
+// withDefaults fills in the nil Logger and Location.
+func (o SinkOptions) withDefaults() SinkOptions {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	return o
+}
+
 type refusedError struct {
 	err     error
 	refused []*journal.Alert

@@ -44,6 +44,7 @@ type HTTP struct {
 // names (CAs, client certificate, secrets), so a missing file is reported
 // at start.
 func NewHTTP(c config.HTTPOutput, o SinkOptions) (*HTTP, error) {
+	o = o.withDefaults()
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("http output: url: expected an absolute http or https URL")
@@ -57,9 +58,6 @@ func NewHTTP(c config.HTTPOutput, o SinkOptions) (*HTTP, error) {
 		return nil, fmt.Errorf("http output: %w", err)
 	}
 	s := &HTTP{client: client, url: u, header: http.Header{}, format: f, loc: o.Location}
-	if s.loc == nil {
-		s.loc = time.UTC
-	}
 	h := s.header
 	// The headers curl sends for Falco: Accept */* and the User-Agent
 	// (Host and Content-Length are set by the client).

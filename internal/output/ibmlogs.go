@@ -72,6 +72,7 @@ type IBMLogs struct {
 // NewIBMLogs returns an IBM Cloud Logs sink. It reads api_key_file but
 // does not connect: the first Send gets a token.
 func NewIBMLogs(c config.IBMLogsOutput, o SinkOptions) (*IBMLogs, error) {
+	o = o.withDefaults()
 	s := &IBMLogs{
 		app:       c.ApplicationName,
 		subsystem: c.SubsystemName,
@@ -83,12 +84,6 @@ func NewIBMLogs(c config.IBMLogsOutput, o SinkOptions) (*IBMLogs, error) {
 		logger:    o.Logger,
 		client:    saasClient(),
 		now:       time.Now,
-	}
-	if s.loc == nil {
-		s.loc = time.UTC
-	}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.app == "" {
 		s.app = ibmDefaultApp

@@ -65,6 +65,7 @@ type Mezmo struct {
 // NewMezmo returns a Mezmo sink. It reads ingestion_key_file but does not
 // connect.
 func NewMezmo(c config.MezmoOutput, o SinkOptions) (*Mezmo, error) {
+	o = o.withDefaults()
 	s := &Mezmo{
 		app:      c.App,
 		env:      c.Env,
@@ -77,12 +78,6 @@ func NewMezmo(c config.MezmoOutput, o SinkOptions) (*Mezmo, error) {
 		logger:   o.Logger,
 		client:   saasClient(),
 		now:      time.Now,
-	}
-	if s.loc == nil {
-		s.loc = time.UTC
-	}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.app == "" {
 		s.app = mezmoDefaultApp

@@ -76,12 +76,7 @@ type natsRoute struct {
 // retried) but not Vigil. It fails only on settings it cannot use, such as
 // an unreadable credentials, key or certificate file.
 func NewNATS(c config.NATSOutput, o SinkOptions) (*NATS, error) {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
+	o = o.withDefaults()
 	s := &NATS{
 		log:     o.Logger,
 		prefix:  c.SubjectPrefix,

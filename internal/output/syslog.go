@@ -74,6 +74,7 @@ type syslogConn struct {
 // NewSyslog returns a syslog sink. It reads the TLS files but does not
 // connect: the first Send does.
 func NewSyslog(c config.SyslogOutput, o SinkOptions) (*Syslog, error) {
+	o = o.withDefaults()
 	s := &Syslog{
 		app:      c.AppName,
 		sdID:     c.SDID,
@@ -86,12 +87,6 @@ func NewSyslog(c config.SyslogOutput, o SinkOptions) (*Syslog, error) {
 	}
 	if s.hostname != "" {
 		s.hostname = syslogSanitize(s.hostname, 255)
-	}
-	if s.loc == nil {
-		s.loc = time.UTC
-	}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.app == "" {
 		s.app = syslogDefaultApp
