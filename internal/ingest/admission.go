@@ -24,23 +24,8 @@ type AdmissionOptions struct {
 func (s *Server) AdmissionHandler() http.Handler { return s.instrument("admission", s.admission) }
 
 func (s *Server) admission(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		httpError(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	cluster, ok := s.authenticate(w, r)
+	cluster, now, body, ok := s.begin(w, r, "admission")
 	if !ok {
-		return
-	}
-	now := s.o.Now()
-	body, err := s.readBody(r)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			httpError(w, http.StatusRequestEntityTooLarge, "admission review larger than ingest.max_body_bytes")
-			return
-		}
-		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	defer s.putBody(body)

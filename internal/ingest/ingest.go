@@ -200,29 +200,39 @@ func (s *Server) putBody(b *bytes.Buffer) {
 // AuditHandler serves POST /k8s_audit and /k8s-audit.
 func (s *Server) AuditHandler() http.Handler { return s.instrument("audit", s.audit) }
 
-func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
+// begin does what every ingest request starts with: the method, the
+// credentials, the server's state and the body. When it returns ok, the
+// caller owns body and must give it back with putBody.
+func (s *Server) begin(w http.ResponseWriter, r *http.Request, endpoint string) (cluster string, now time.Time, body *bytes.Buffer, ok bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		httpError(w, http.StatusMethodNotAllowed, "use POST")
-		return
+		return "", now, nil, false
 	}
-	cluster, ok := s.authenticate(w, r)
-	if !ok {
-		return
+	if cluster, ok = s.authenticate(w, r); !ok {
+		return "", now, nil, false
 	}
 	if s.o.ShuttingDown != nil && s.o.ShuttingDown() {
-		s.unavailable(w, "audit", "shutting_down", errors.New("shutting down"))
-		return
+		s.unavailable(w, endpoint, "shutting_down", errors.New("shutting down"))
+		return "", now, nil, false
 	}
-	now := s.o.Now()
+	now = s.o.Now()
 	body, err := s.readBody(r)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			httpError(w, http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("request body larger than %d bytes (ingest.max_body_bytes)", s.o.MaxBodyBytes))
-			return
+		} else {
+			httpError(w, http.StatusBadRequest, err.Error())
 		}
-		httpError(w, http.StatusBadRequest, err.Error())
+		return "", now, nil, false
+	}
+	return cluster, now, body, true
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
+	cluster, now, body, ok := s.begin(w, r, "audit")
+	if !ok {
 		return
 	}
 	defer s.putBody(body)
