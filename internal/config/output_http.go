@@ -115,7 +115,7 @@ func (o *HTTPOutput) problems() []string {
 	https := false
 	if o.URL == "" {
 		bad("url", "must not be empty")
-	} else if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	} else if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		// The URL may hold a credential (in its query): never echo it.
 		bad("url", "expected an absolute http or https URL")
 	} else {
@@ -131,13 +131,22 @@ func (o *HTTPOutput) problems() []string {
 		bad("user_agent", "must be one line")
 	}
 	auth := ""
+	// Header names are case-insensitive: one name, one source.
+	seenHeader := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(o.Headers)) {
 		v := o.Headers[name]
 		httpHeaderProblems(bad, "headers", name, string(v))
 		if strings.EqualFold(name, "Authorization") {
 			auth = "headers.Authorization"
 		}
-		if _, ok := o.HeaderFiles[name]; ok {
+		canon := http.CanonicalHeaderKey(name)
+		if other, ok := seenHeader[canon]; ok {
+			bad("headers."+name, "the same header as headers.%s", other)
+		}
+		seenHeader[canon] = name
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.HeaderFiles)) {
+		if _, ok := seenHeader[http.CanonicalHeaderKey(name)]; ok {
 			bad("header_files."+name, "also set in headers")
 		}
 	}
@@ -297,7 +306,7 @@ func (o *ChatOutput) problems() []string {
 		// Never echo the URL: it is the credential.
 		u, err := url.Parse(string(o.WebhookURL))
 		switch {
-		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		case err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http"):
 			bad("webhook_url", "expected an absolute https URL")
 		case u.Scheme == "http" && o.Kind != "mattermost":
 			bad("webhook_url", "must be https")
@@ -322,7 +331,7 @@ func (o *ChatOutput) problems() []string {
 		}
 	}
 	if o.IconURL != "" {
-		if u, err := url.Parse(o.IconURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		if u, err := url.Parse(o.IconURL); err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			bad("icon_url", "expected an absolute http or https URL")
 		}
 	}

@@ -78,6 +78,8 @@ func TestSyslogOutputProblems(t *testing.T) {
 		{"url", func(o *SyslogOutput) { o.Address = "udp://h" }, []string{`address: "udp://h": port must be a number 1-65535`}},
 		{"path", func(o *SyslogOutput) { o.Address = "h/x" }, []string{`address: "h/x": expected host:port`}},
 		{"space", func(o *SyslogOutput) { o.Address = "a b" }, []string{`address: "a b": expected host:port`}},
+		{"space with port", func(o *SyslogOutput) { o.Address = "a b:514" }, []string{`address: "a b:514": expected host:port`}},
+		{"path with port", func(o *SyslogOutput) { o.Address = "x/y:514" }, []string{`address: "x/y:514": expected host:port`}},
 		{"tab", func(o *SyslogOutput) { o.Address = "a\tb" }, []string{`address: "a\tb": expected host:port`}},
 		{"transport", func(o *SyslogOutput) { o.Transport = "TCP" }, []string{`transport: "TCP": expected tcp, udp or tls`}},
 		{"protocol", func(o *SyslogOutput) { o.Protocol = "rfc5425" }, []string{`protocol: "rfc5425": expected rfc5424 or rfc3164`}},
@@ -259,6 +261,15 @@ func TestHTTPOutputProblems(t *testing.T) {
 			o.Headers = map[string]Secret{"X-Key": sinkSecret}
 			o.HeaderFiles = map[string]string{"X-Key": "/k"}
 		}, []string{"header_files.X-Key: also set in headers"}},
+		{"header twice, other case", func(o *HTTPOutput) {
+			o.Headers = map[string]Secret{"X-Key": sinkSecret}
+			o.HeaderFiles = map[string]string{"x-key": "/k"}
+		}, []string{"header_files.x-key: also set in headers"}},
+		{"header twice in headers", func(o *HTTPOutput) {
+			o.Headers = map[string]Secret{"X-Key": sinkSecret, "x-key": sinkSecret}
+		}, []string{"headers.x-key: the same header as headers.X-Key"}},
+		{"url with a port and no host", func(o *HTTPOutput) { o.URL = "https://:443/x" },
+			[]string{"url: expected an absolute http or https URL"}},
 		{"basic auth and authorization header", func(o *HTTPOutput) {
 			o.Headers = map[string]Secret{"authorization": sinkSecret}
 			o.BasicAuth = &HTTPBasicAuth{Username: "vigil", Password: sinkSecret}

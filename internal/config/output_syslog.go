@@ -113,6 +113,8 @@ func (o *SyslogOutput) problems() []string {
 	} else if host, port, err := net.SplitHostPort(o.Address); err == nil {
 		if host == "" {
 			bad("address", "%q has no host", o.Address)
+		} else if strings.Contains(host, "/") || strings.ContainsAny(host, " \t") {
+			bad("address", "%q: expected host:port", o.Address)
 		}
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			bad("address", "%q: port must be a number 1-65535", o.Address)
