@@ -546,3 +546,50 @@ func TestAppendWithin(t *testing.T) {
 		}
 	}
 }
+
+// TestReleasedSegmentsReaped: released segments are renamed out of the
+// sequence at once and deleted by the reaper; trash a crash left behind is
+// deleted by Open, and never read as a segment.
+func TestReleasedSegmentsReaped(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, SegmentSize: 1 << 20, MaxBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rec := make([]byte, 256<<10)
+	var end Pos
+	for i := 0; i < 12; i++ {
+		if _, end, err = l.Append(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Release(end); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		left, _ := filepath.Glob(filepath.Join(dir, "*"+trashExt))
+		segs, _ := listSegments(dir)
+		if len(left) == 0 && len(segs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after release: %d segments, trash %v", len(segs), left)
+		}
+	}
+	l.Close()
+
+	// A crash between the rename and the reaper leaves trash.
+	junk := filepath.Join(dir, segName(1)+trashExt)
+	if err := os.WriteFile(junk, []byte("not a segment"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(Options{Dir: dir, SegmentSize: 1 << 20, MaxBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := os.Stat(junk); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("trash not removed at Open: %v", err)
+	}
+}
