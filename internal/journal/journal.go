@@ -36,6 +36,9 @@ type Alert struct {
 	Stage    string          `json:"stage"`
 	Received time.Time       `json:"received"` // when Vigil received the event
 	Event    json.RawMessage `json:"event"`    // the audit event, with secrets redacted
+	// EventOmitted says Event was left out to keep the journal record
+	// within its size limit (an event raising many alerts, or huge ones).
+	EventOmitted bool `json:"event_omitted,omitempty"`
 }
 
 // AlertID returns the ID of the i-th alert of the record at src.

@@ -241,6 +241,16 @@ func (e *Evaluator) Run(ctx context.Context) error {
 				return nil
 			}
 			<-j.done
+			if j.abandoned {
+				e.putBuf(j.data)
+				for j := range order {
+					<-j.done
+				}
+				if err := <-readErr; err != nil && ctx.Err() == nil {
+					return err
+				}
+				return nil
+			}
 			err := e.commit(ctx, j)
 			e.putBuf(j.data)
 			if j.plain != nil {
@@ -271,6 +281,7 @@ type job struct {
 	trunc      bool       // decoding stopped early
 	evs        []evResult // one per event that parsed
 	unparsable int
+	abandoned  bool // the reader stopped before a worker got it
 }
 
 // evResult is what a worker found for one event.
@@ -306,6 +317,7 @@ func (e *Evaluator) read(ctx context.Context, jobs, order chan<- *job) error {
 		select {
 		case jobs <- j:
 		case <-ctx.Done():
+			j.abandoned = true // never evaluated: the committer must stop here
 			close(j.done)
 			return nil
 		}
@@ -404,6 +416,10 @@ func (e *Evaluator) pending() bool {
 	return !errors.Is(err, context.Canceled)
 }
 
+// maxJournalEvents bounds the bytes of events copied into the alerts of
+// one journal record; alerts past it go without their event.
+const maxJournalEvents = 16 << 20
+
 // commit applies dedup to an evaluated record, in log order, journals its
 // alerts and moves the position past it.
 func (e *Evaluator) commit(ctx context.Context, j *job) error {
@@ -429,7 +445,7 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 	}
 	h := j.hdr
 	var out []journal.Alert
-	var n, dups int
+	var n, dups, eventBytes int
 	for i := range j.evs {
 		r := &j.evs[i]
 		if r.key != 0 && e.dedup.seen(r.key, h.Received) {
@@ -446,16 +462,36 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 				AuditID:  r.id,
 				Stage:    r.stage,
 				Received: time.Unix(0, h.Received).UTC(),
-				Event:    json.RawMessage(append([]byte(nil), r.raw...)),
 			})
+			a := &out[len(out)-1]
+			if eventBytes+len(r.raw) <= maxJournalEvents {
+				a.Event = json.RawMessage(append([]byte(nil), r.raw...))
+				eventBytes += len(r.raw)
+			} else {
+				a.EventOmitted = true
+			}
 		}
 	}
 	if len(out) > 0 {
 		jr := &journal.Record{Src: rec.Pos, Next: rec.Next, Alerts: out}
-		if err := e.appendJournal(ctx, jr); err != nil {
-			return err
+		err := e.appendJournal(ctx, jr)
+		if errors.Is(err, wal.ErrTooLarge) {
+			// Alerts matter more than their copies of the event.
+			for i := range out {
+				out[i].Event, out[i].EventOmitted = nil, true
+			}
+			err = e.appendJournal(ctx, jr)
+			e.o.Logger.Warn("alerts journalled without their events: the record was too large", "pos", rec.Pos.String(), "alerts", len(out))
 		}
-		if e.o.OnAlerts != nil {
+		if errors.Is(err, wal.ErrTooLarge) {
+			e.o.Logger.Error("alerts lost: too many for one journal record", "pos", rec.Pos.String(), "alerts", len(out))
+			if m != nil {
+				m.EvalSkipped.WithLabelValues("journal_record_too_large").Add(float64(len(out)))
+			}
+			out = nil
+		} else if err != nil {
+			return err
+		} else if e.o.OnAlerts != nil {
 			e.o.OnAlerts(jr)
 		}
 	}
