@@ -353,6 +353,10 @@ type Throttle struct {
 	Keys   []string `yaml:"keys"`
 }
 
+// maxBodyBytes is the largest max_body_bytes: a request is one record of
+// the event log, which holds at most 256 MiB (batch.MaxDecoded).
+const maxBodyBytes = 256 << 20
+
 // DefaultListen is where `vigil serve` listens without a config: loopback
 // only, so that a first run exposes nothing.
 const DefaultListen = "127.0.0.1:8765"
@@ -837,6 +841,9 @@ func (c *Config) Validate() error {
 	in := c.Ingest
 	if in.MaxBodyBytes < 1024 {
 		bad("ingest.max_body_bytes", "%d is too small (at least 1KiB)", in.MaxBodyBytes)
+	}
+	if in.MaxBodyBytes > maxBodyBytes {
+		bad("ingest.max_body_bytes", "%d is too large (at most 256MiB, what one log record may hold)", in.MaxBodyBytes)
 	}
 	if in.MaxEventBytes < 1024 || in.MaxEventBytes > in.MaxBodyBytes {
 		bad("ingest.max_event_bytes", "%d must be between 1KiB and max_body_bytes", in.MaxEventBytes)

@@ -402,6 +402,7 @@ func TestValidate(t *testing.T) {
 		{"wal huge segment", "ingest:\n  wal_segment_bytes: 4194304TiB\n  wal_max_bytes: 4194304TiB\n", "v.yaml:3: ingest.wal_max_bytes:"},
 		{"dedup keys", "ingest:\n  dedup_keys: -1\n", "v.yaml:2: ingest.dedup_keys: must not be negative"},
 		{"dedup window", "ingest:\n  dedup_window: -1m\n", "v.yaml:2: ingest.dedup_window: must not be negative"},
+		{"body too large", "ingest:\n  max_body_bytes: 300MiB\n  wal_max_bytes: 2GiB\n", "v.yaml:2: ingest.max_body_bytes: 314572800 is too large (at most 256MiB"},
 		{"ack timeout", "ingest:\n  ack_timeout: 0s\n", "v.yaml:2: ingest.ack_timeout: must be positive"},
 		{"retry after", "ingest:\n  retry_after: 999ms\n", "v.yaml:2: ingest.retry_after: must be at least 1s"},
 		{"admission mode", "admission:\n  mode: block\n", `v.yaml:2: admission.mode: "block": expected detect or enforce`},

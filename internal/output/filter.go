@@ -139,20 +139,32 @@ func (t *throttler) key(a *alert.Alert) string {
 
 // admit reports whether a is sent: the first of its kind in a window is,
 // its repeats are counted instead.
-func (t *throttler) admit(a *journal.Alert, now time.Time) bool {
+//
+// A window that closed before a sweep came by (by event time, while a
+// backlog is read) yields its summary here: it is returned to be sent
+// before a.
+func (t *throttler) admit(a *journal.Alert, now time.Time) (send bool, closed *journal.Alert) {
 	k := t.key(&a.Alert)
-	if e, ok := t.entries[k]; ok && a.Alert.Time < e.until && now.Before(e.expires) {
+	e, ok := t.entries[k]
+	if ok && a.Alert.Time < e.until && now.Before(e.expires) {
 		e.count++
-		return false
+		return false, nil
+	}
+	if ok && e.count > 0 {
+		closed = summary(e, t.t.Window)
 	}
 	if len(t.entries) >= maxThrottleKeys {
 		t.compact()
 	}
-	if _, ok := t.entries[k]; !ok {
+	if !ok {
 		t.order = append(t.order, k)
 	}
-	t.entries[k] = &throttleEntry{first: a, until: a.Alert.Time + int64(t.t.Window), expires: now.Add(t.t.Window)}
-	return true
+	// Keep the alert without its event: an open window must not hold the
+	// whole decoded journal record.
+	first := *a
+	first.Event = nil
+	t.entries[k] = &throttleEntry{first: &first, until: a.Alert.Time + int64(t.t.Window), expires: now.Add(t.t.Window)}
+	return true, closed
 }
 
 // compact drops closed entries from the order, and closes the oldest open

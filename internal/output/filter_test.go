@@ -2,6 +2,7 @@ package output
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func TestThrottle(t *testing.T) {
 	}
 	var sent []string
 	for _, a := range []*journal.Alert{mk("1", "bob", 0), mk("2", "bob", 10), mk("3", "eve", 11), mk("4", "bob", 20), mk("5", "bob", 59)} {
-		if th.admit(a, now) {
+		if ok, _ := th.admit(a, now); ok {
 			sent = append(sent, a.ID)
 		}
 	}
@@ -94,8 +95,25 @@ func TestThrottle(t *testing.T) {
 		t.Errorf("summary fields: %+v", s[0].Alert.Fields)
 	}
 	// After the window, the next one is sent again.
-	if !th.admit(mk("6", "bob", 70), now.Add(61*time.Second)) {
+	if ok, _ := th.admit(mk("6", "bob", 70), now.Add(61*time.Second)); !ok {
 		t.Error("alert after the window was throttled")
+	}
+
+	// A window that closes by event time before any sweep: its summary
+	// comes with the next alert of its kind.
+	th = newThrottler(Throttle{Window: time.Minute})
+	var summaries []string
+	for i := int64(1); i <= 130; i++ {
+		ok, closed := th.admit(mk(fmt.Sprint(i), "bob", i), now)
+		if closed != nil {
+			summaries = append(summaries, closed.Alert.Message)
+		}
+		if ok {
+			sent = append(sent, "x")
+		}
+	}
+	if len(summaries) != 2 || !strings.Contains(summaries[0], "repeated 59 more") || !strings.Contains(summaries[1], "repeated 59 more") {
+		t.Errorf("summaries of windows closed by event time: %q", summaries)
 	}
 }
 

@@ -149,7 +149,11 @@ func New(o Options) (*Dispatcher, error) {
 			return nil, fmt.Errorf("output %s: %w", out.Name, err)
 		default:
 			if err := w.cursor.UnmarshalText(data); err != nil {
-				return nil, fmt.Errorf("output %s: cursor file %s: %w", out.Name, w.path, err)
+				// A power loss can leave it empty. Starting over from the
+				// oldest retained alert repeats some; skipping would lose some.
+				o.Logger.Warn("output cursor unreadable; delivering again from the oldest retained alert",
+					"output", out.Name, "file", w.path, "err", err)
+				w.cursor = wal.Pos{}
 			}
 		}
 		w.saved = w.cursor
@@ -336,11 +340,17 @@ func (w *worker) accept(a *journal.Alert) {
 		}
 		return
 	}
-	if w.thr != nil && !w.thr.admit(a, w.d.o.Now()) {
-		if m != nil {
-			m.OutputThrottled.WithLabelValues(w.out.Name).Inc()
+	if w.thr != nil {
+		send, closed := w.thr.admit(a, w.d.o.Now())
+		if closed != nil {
+			w.batch = append(w.batch, closed)
 		}
-		return
+		if !send {
+			if m != nil {
+				m.OutputThrottled.WithLabelValues(w.out.Name).Inc()
+			}
+			return
+		}
 	}
 	if len(w.out.RedactFields) > 0 {
 		redactFields(&a.Alert, w.out.RedactFields)
@@ -455,6 +465,9 @@ func (w *worker) deadLetter(batch []*journal.Alert, cause error) {
 	}
 }
 
+// save writes the cursor with a rename, without fsync: it is saved after
+// every delivery, and New reads a cursor lost by a power loss as "from the
+// oldest retained alert".
 func (w *worker) save() error {
 	p := w.pos()
 	text, _ := p.MarshalText()

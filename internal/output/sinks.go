@@ -135,6 +135,11 @@ func (s *File) Send(_ context.Context, alerts []*journal.Alert) error {
 	for _, a := range alerts {
 		s.buf = appendAlert(s.buf, a, s.f, s.loc)
 	}
+	if s.file == nil { // a rotation failed half-way: open the path again
+		if err := s.open(); err != nil {
+			return err
+		}
+	}
 	if s.size > 0 && (s.rot.MaxSize > 0 && s.size+int64(len(s.buf)) > s.rot.MaxSize ||
 		s.rot.MaxAge > 0 && s.now().Sub(s.born) >= s.rot.MaxAge) {
 		if err := s.rotate(); err != nil {
@@ -142,17 +147,24 @@ func (s *File) Send(_ context.Context, alerts []*journal.Alert) error {
 		}
 	}
 	n, err := s.file.Write(s.buf)
-	s.size += int64(n)
 	if err != nil {
+		// A partial batch (a full disk) would merge with the retry's first
+		// line: cut it off, as OpenFile cuts a torn line.
+		if n > 0 {
+			s.file.Truncate(s.size)
+		}
 		return err
 	}
+	s.size += int64(n)
 	return s.file.Sync()
 }
 
 // rotate renames the file with a UTC timestamp suffix, opens a new one and
 // deletes the oldest rotated files past MaxFiles.
 func (s *File) rotate() error {
-	if err := s.file.Close(); err != nil {
+	err := s.file.Close()
+	s.file = nil
+	if err != nil {
 		return err
 	}
 	stamp := s.now().UTC().Format("20060102T150405Z")
@@ -186,7 +198,12 @@ func (s *File) rotate() error {
 }
 
 // Close implements Sink.
-func (s *File) Close() error { return s.file.Close() }
+func (s *File) Close() error {
+	if s.file == nil {
+		return nil
+	}
+	return s.file.Close()
+}
 
 // cutTornLine truncates f after its last newline.
 func cutTornLine(f *os.File) error {
