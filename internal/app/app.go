@@ -62,6 +62,10 @@ var defaultMaxBatch = map[string]int{"stdout": 500, "file": 500, "syslog": 500, 
 const (
 	journalMaxBytes = 1 << 30
 	journalSegment  = 32 << 20
+	// journalSpoolLimit is what outputs that are behind may hold back;
+	// past it the furthest behind drop their oldest alerts (counted), so
+	// that one destination down for days never stops detection.
+	journalSpoolLimit = journalMaxBytes * 3 / 4
 )
 
 // App is a running Vigil server.
@@ -194,7 +198,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.outputs, err = output.New(output.Options{Journal: a.journal, JournalSeg: journalSegment, Dir: filepath.Join(cfg.DataDir, "outputs"),
+	a.outputs, err = output.New(output.Options{Journal: a.journal, JournalSeg: journalSegment, SpoolLimit: journalSpoolLimit,
+		Dir:     filepath.Join(cfg.DataDir, "outputs"),
 		Outputs: outs, Metrics: a.metrics, Logger: a.log})
 	if err != nil {
 		for _, out := range outs {

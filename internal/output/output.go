@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/alert"
@@ -79,7 +80,13 @@ type Options struct {
 	MinBackoff   time.Duration    // first retry delay; 0 = 100ms
 	MaxBackoff   time.Duration    // longest retry delay; 0 = 30s
 	Now          func() time.Time // nil = time.Now
-	IdleInterval time.Duration    // housekeeping when idle (throttle summaries, gauges); 0 = 1s
+	IdleInterval time.Duration    // housekeeping (throttle summaries, gauges, journal release); 0 = 1s
+	// SpoolLimit bounds the journal bytes the outputs may hold back. Past
+	// it, the outputs furthest behind skip the oldest journal segment:
+	// those alerts are counted as dropped (spool_full) and logged, so that
+	// an output down for good never stops evaluation. 0 = no bound (the
+	// evaluator then waits for the outputs).
+	SpoolLimit int64
 }
 
 // Dispatcher runs one delivery loop per output.
@@ -97,6 +104,9 @@ type worker struct {
 	saved  wal.Pos
 	thr    *throttler
 	batch  []*journal.Alert
+	skipTo atomic.Pointer[wal.Pos] // set by the dispatcher when the spool is full
+	// skipDropped counts alerts of batches given up because of skipTo.
+	skipDropped int
 }
 
 // New reads the outputs' cursors.
@@ -169,7 +179,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	for _, w := range d.workers {
 		wg.Go(func() { w.run(ctx) })
 	}
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(d.o.IdleInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -220,6 +230,22 @@ func (d *Dispatcher) release() {
 		d.o.Journal.Release(d.o.Journal.Stats().End)
 		return
 	}
+	if st := d.o.Journal.Stats(); d.o.SpoolLimit > 0 && st.Bytes > d.o.SpoolLimit {
+		// Free the oldest segments, down to three quarters of the limit:
+		// the outputs still in them skip them.
+		n := (st.Bytes-d.o.SpoolLimit*3/4)/d.o.JournalSeg + 1
+		target := wal.Pos{Seg: st.First.Seg + uint64(n)}
+		if end := d.o.Journal.Stats().End; end.Less(target) {
+			target = end
+		}
+		for _, w := range d.workers {
+			if w.pos().Less(target) {
+				if old := w.skipTo.Load(); old == nil || old.Less(target) {
+					w.skipTo.Store(&target)
+				}
+			}
+		}
+	}
 	low := d.workers[0].pos()
 	for _, w := range d.workers[1:] {
 		if p := w.pos(); p.Less(low) {
@@ -263,6 +289,12 @@ func (w *worker) run(ctx context.Context) {
 	read := false    // records read since the last flush
 	var lingerUntil time.Time
 	for {
+		if skip := w.skipTo.Load(); skip != nil {
+			w.skip(*skip)
+			r.Close()
+			r = w.d.o.Journal.NewReader(w.pos())
+			read, lingerUntil = false, time.Time{}
+		}
 		var rctx context.Context = nonBlocking
 		var cancel context.CancelFunc = func() {}
 		switch {
@@ -329,6 +361,38 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.gauges()
 	}
+}
+
+// skip moves the cursor to target, past alerts it will never send: the
+// batch in hand and the journal records before target. Each is counted
+// as dropped (spool_full) and the whole is logged once.
+func (w *worker) skip(target wal.Pos) {
+	defer w.skipTo.Store(nil)
+	dropped := len(w.batch) + w.skipDropped
+	w.batch, w.skipDropped = nil, 0
+	from := w.pos()
+	if from.Less(target) {
+		r := w.d.o.Journal.NewReader(from)
+		for {
+			rec, err := r.Next(nonBlocking)
+			if err != nil || !rec.Pos.Less(target) {
+				break
+			}
+			if jr, err := journal.Unmarshal(rec.Data); err == nil {
+				dropped += len(jr.Alerts)
+			}
+		}
+		r.Close()
+		w.mu.Lock()
+		w.cursor = target
+		w.mu.Unlock()
+		w.saveQuiet()
+	}
+	if m := w.d.o.Metrics; m != nil {
+		m.OutputDropped.WithLabelValues(w.out.Name, "spool_full").Add(float64(dropped))
+	}
+	w.d.o.Logger.Warn("output too far behind: the alert journal is at its bound, so its oldest alerts are dropped for this output",
+		"output", w.out.Name, "dropped", dropped, "spool_limit", w.d.o.SpoolLimit)
 }
 
 // accept filters, throttles and redacts one alert into the batch.
@@ -408,6 +472,12 @@ func (w *worker) deliver(ctx context.Context, batch []*journal.Alert) bool {
 		}
 		if ctx.Err() != nil {
 			return false
+		}
+		if w.skipTo.Load() != nil {
+			// The spool is full and this output is behind: give up on the
+			// batch (w.skip then moves the cursor).
+			w.skipDropped += len(batch)
+			return true
 		}
 		if IsPermanent(err) {
 			dead := refusedAlerts(err, batch)

@@ -3,6 +3,8 @@ package output
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/journal"
+	"github.com/vigilsec/vigil/internal/metrics"
 	"github.com/vigilsec/vigil/internal/wal"
 )
 
@@ -289,4 +292,62 @@ func TestDeadLetterOnlyRefused(t *testing.T) {
 	if n := strings.Count(string(dead), "\n"); n != 1 || !strings.Contains(string(dead), `"rule":"bad"`) {
 		t.Errorf("dead letters (%d):\n%s", n, dead)
 	}
+}
+
+// TestSpoolLimit: an output that never recovers cannot fill the journal
+// and stop the evaluator: past the spool limit it skips its oldest alerts,
+// counted as dropped, while a healthy output gets everything.
+func TestSpoolLimit(t *testing.T) {
+	dir := t.TempDir()
+	l, err := wal.Open(wal.Options{Dir: filepath.Join(dir, "journal"), SegmentSize: 64 << 10, MaxBytes: 1 << 20, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	down := &recSink{err: errors.New("503 forever")}
+	up := &recSink{}
+	m := metrics.New("test")
+	d, err := New(Options{Journal: l, Dir: filepath.Join(dir, "out"), Metrics: m, SpoolLimit: 512 << 10, JournalSeg: 64 << 10, IdleInterval: 50 * time.Millisecond,
+		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+		Outputs: []Output{{Name: "down", Sink: down, MinPriority: alert.PriorityDebug}, {Name: "up", Sink: up, MinPriority: alert.PriorityDebug}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	// 3 MB of alerts through a 1 MB journal, waiting on ErrFull as the
+	// evaluator does.
+	big := strings.Repeat("m", 2000)
+	const n = 1500
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; i < n; i++ {
+		data, _ := journal.Marshal(&journal.Record{Alerts: []journal.Alert{{Alert: alert.Alert{Rule: fmt.Sprint(i), Priority: alert.PriorityError, Message: big}}}})
+		for {
+			_, _, err := l.Append(context.Background(), data)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, wal.ErrFull) || time.Now().After(deadline) {
+				t.Fatalf("append %d: %v", i, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for up.got() == "" || strings.Count(up.got(), ",") < n-1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("healthy output got %d of %d", strings.Count(up.got(), ",")+1, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	dropped := testutil.ToFloat64(m.OutputDropped.WithLabelValues("down", "spool_full"))
+	if dropped == 0 {
+		t.Error("no alert counted as dropped for the output that is down")
+	}
+	if testutil.ToFloat64(m.OutputDropped.WithLabelValues("up", "spool_full")) != 0 {
+		t.Error("the healthy output dropped alerts")
+	}
+	t.Logf("down output: %v alerts dropped (spool_full)", dropped)
 }
