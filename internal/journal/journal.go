@@ -12,6 +12,7 @@ package journal
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/alert"
@@ -40,6 +41,16 @@ type Alert struct {
 	// within its size limit (an event raising many alerts, or huge ones).
 	EventOmitted bool `json:"event_omitted,omitempty"`
 }
+
+// summarySuffix ends the ID of a throttle's summary alert.
+const summarySuffix = "-repeated"
+
+// Summary reports whether a is a throttle's summary of repeated alerts
+// rather than an alert of the journal.
+func (a *Alert) Summary() bool { return strings.HasSuffix(a.ID, summarySuffix) }
+
+// SummaryID returns the ID of the summary that follows the alert id.
+func SummaryID(id string) string { return id + summarySuffix }
 
 // AlertID returns the ID of the i-th alert of the record at src.
 func AlertID(src wal.Pos, i int) string {

@@ -208,7 +208,7 @@ func (t *throttler) sweep(now time.Time, output string, m *metrics.Metrics) []*j
 // with the count of repeats in its message and in vigil.repeated.
 func summary(e *throttleEntry, window time.Duration) *journal.Alert {
 	s := *e.first
-	s.ID = e.first.ID + "-repeated"
+	s.ID = journal.SummaryID(e.first.ID)
 	s.Alert.Message = fmt.Sprintf("%s (repeated %d more times within %s)", e.first.Alert.Message, e.count, window)
 	s.Alert.Fields = append(slices.Clone(e.first.Alert.Fields), alert.Field{Key: "vigil.repeated", Values: []string{fmt.Sprint(e.count)}, Int: true})
 	alert.SortFields(s.Alert.Fields)

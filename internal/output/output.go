@@ -20,6 +20,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,6 +109,11 @@ type worker struct {
 	skipTo atomic.Pointer[wal.Pos] // set by the dispatcher when the spool is full
 	// skipDropped counts alerts of batches given up because of skipTo.
 	skipDropped int
+	// sentInBatch counts the alerts, read from the records after cursor,
+	// already sent in the chunks of a batch still in progress; it is saved
+	// with the cursor. resumeSkip is that count read back at start: so
+	// many alerts that pass the filters are skipped before sending again.
+	sentInBatch, resumeSkip int
 }
 
 // New reads the outputs' cursors.
@@ -158,7 +165,11 @@ func New(o Options) (*Dispatcher, error) {
 		case err != nil:
 			return nil, fmt.Errorf("output %s: %w", out.Name, err)
 		default:
-			if err := w.cursor.UnmarshalText(data); err != nil {
+			text, sent, _ := strings.Cut(string(data), "+")
+			if n, err := strconv.Atoi(sent); err == nil && n > 0 {
+				w.resumeSkip = n
+			}
+			if err := w.cursor.UnmarshalText([]byte(text)); err != nil {
 				// A power loss can leave it empty. Starting over from the
 				// oldest retained alert repeats some; skipping would lose some.
 				o.Logger.Warn("output cursor unreadable; delivering again from the oldest retained alert",
@@ -342,17 +353,29 @@ func (w *worker) run(ctx context.Context) {
 		}
 		for len(w.batch) > 0 {
 			n := min(len(w.batch), w.out.MaxBatch)
-			if !w.deliver(ctx, w.batch[:n]) {
+			chunk := w.batch[:n]
+			if !w.deliver(ctx, chunk) {
 				w.saveQuiet()
 				return // ctx done: these records are read again next time
 			}
 			w.batch = w.batch[n:]
+			if len(w.batch) > 0 && read {
+				// More chunks to go (a record with more alerts than
+				// max_batch): remember how many of the records' alerts
+				// were sent, so that a restart does not send them again.
+				for _, a := range chunk {
+					if !a.Summary() {
+						w.sentInBatch++
+					}
+				}
+				w.forceSave()
+			}
 		}
 		w.batch = nil
 		lingerUntil = time.Time{}
 		if read {
 			w.mu.Lock()
-			w.cursor = last
+			w.cursor, w.sentInBatch = last, 0
 			w.mu.Unlock()
 			read = false
 			// Saved after every delivery (a rename, no fsync): after a
@@ -369,7 +392,10 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) skip(target wal.Pos) {
 	defer w.skipTo.Store(nil)
 	dropped := len(w.batch) + w.skipDropped
-	w.batch, w.skipDropped = nil, 0
+	w.batch, w.skipDropped, w.resumeSkip = nil, 0, 0
+	w.mu.Lock()
+	w.sentInBatch = 0
+	w.mu.Unlock()
 	from := w.pos()
 	if from.Less(target) {
 		r := w.d.o.Journal.NewReader(from)
@@ -416,6 +442,10 @@ func (w *worker) accept(a *journal.Alert) {
 			return
 		}
 	}
+	if w.resumeSkip > 0 {
+		w.resumeSkip-- // sent before a restart, with part of its batch
+		return
+	}
 	if len(w.out.RedactFields) > 0 {
 		redactFields(&a.Alert, w.out.RedactFields)
 		// The event holds the same values; sinks that describe alerts
@@ -441,6 +471,13 @@ func (w *worker) gauges() {
 		backlog = int64(end.Seg-cur.Seg-1)*w.d.o.JournalSeg + end.Off + max(w.d.o.JournalSeg-cur.Off, 0)
 	}
 	m.OutputBacklog.WithLabelValues(w.out.Name).Set(float64(backlog))
+}
+
+// forceSave saves even if the position did not move.
+func (w *worker) forceSave() {
+	if err := w.save(); err != nil {
+		w.d.o.Logger.Warn("save output cursor", "output", w.out.Name, "err", err)
+	}
 }
 
 func (w *worker) saveQuiet() {
@@ -539,8 +576,13 @@ func (w *worker) deadLetter(batch []*journal.Alert, cause error) {
 // every delivery, and New reads a cursor lost by a power loss as "from the
 // oldest retained alert".
 func (w *worker) save() error {
-	p := w.pos()
+	w.mu.Lock()
+	p, sent := w.cursor, w.sentInBatch
+	w.mu.Unlock()
 	text, _ := p.MarshalText()
+	if sent > 0 {
+		text = fmt.Appendf(text, "+%d", sent)
+	}
 	tmp := w.path + ".tmp"
 	if err := os.WriteFile(tmp, text, 0o600); err != nil {
 		return err

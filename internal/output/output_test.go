@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -350,4 +351,58 @@ func TestSpoolLimit(t *testing.T) {
 		t.Error("the healthy output dropped alerts")
 	}
 	t.Logf("down output: %v alerts dropped (spool_full)", dropped)
+}
+
+// chunkSink takes the first Send and fails the others until healed.
+type chunkSink struct {
+	recSink
+	sends  atomic.Int32
+	healed atomic.Bool
+}
+
+func (s *chunkSink) Send(ctx context.Context, as []*journal.Alert) error {
+	if s.sends.Add(1) > 1 && !s.healed.Load() {
+		return errors.New("503")
+	}
+	return s.recSink.Send(ctx, as)
+}
+
+// TestRestartMidRecord: a record with more alerts than max_batch goes out
+// in chunks; a restart after some of them sends only the rest.
+func TestRestartMidRecord(t *testing.T) {
+	dir := t.TempDir()
+	l := openJournal(t, dir)
+	defer l.Close()
+	s := &chunkSink{}
+	opts := Options{Journal: l, Dir: filepath.Join(dir, "out"), MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		Outputs: []Output{{Name: "c", Sink: s, MinPriority: alert.PriorityDebug, MaxBatch: 2}}}
+	d, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	appendAlerts(t, l, "a:error", "b:error", "c:error", "d:error", "e:error")
+	for s.sends.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel() // mid-record: a and b were sent
+	<-done
+	d.Close()
+	if g := s.got(); g != "a,b" {
+		t.Fatalf("before the restart: %q", g)
+	}
+
+	s2 := &chunkSink{}
+	s2.healed.Store(true)
+	opts.Outputs[0].Sink = s2
+	d2, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d2)()
+	if g := s2.got(); g != "c,d,e" {
+		t.Errorf("after the restart: %q, want c,d,e", g)
+	}
 }
