@@ -336,6 +336,7 @@ func TestSpoolLimit(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+		time.Sleep(time.Millisecond) // a steady flow the healthy output keeps up with
 	}
 	for up.got() == "" || strings.Count(up.got(), ",") < n-1 {
 		if time.Now().After(deadline) {
