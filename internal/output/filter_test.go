@@ -160,3 +160,23 @@ func TestDispatcherBatches(t *testing.T) {
 		t.Errorf("%d sends, want 4 (batches of 3)", s.sends)
 	}
 }
+
+// TestThrottleSummaryAtDrain: repeats collapsed in a window still open
+// when Vigil stops are reported by Drain, not forgotten.
+func TestThrottleSummaryAtDrain(t *testing.T) {
+	dir := t.TempDir()
+	l := openJournal(t, dir)
+	defer l.Close()
+	s := &recSink{}
+	d, err := New(Options{Journal: l, Dir: filepath.Join(dir, "out"), IdleInterval: 20 * time.Millisecond,
+		Outputs: []Output{{Name: "t", Sink: s, MinPriority: alert.PriorityDebug, Throttle: Throttle{Window: time.Hour}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	appendAlerts(t, l, "r:error", "r:error", "r:error", "r:error", "r:error")
+	stop()
+	if g := s.got(); g != "r,r" {
+		t.Errorf("sent %q, want the first alert and its summary", g)
+	}
+}

@@ -107,6 +107,9 @@ type worker struct {
 	thr    *throttler
 	batch  []*journal.Alert
 	skipTo atomic.Pointer[wal.Pos] // set by the dispatcher when the spool is full
+	// closeWindows asks the worker to close its throttle windows and send
+	// their summaries (Drain, before a stop).
+	closeWindows atomic.Bool
 	// skipDropped counts alerts of batches given up because of skipTo.
 	skipDropped int
 	// sentInBatch counts the alerts, read from the records after cursor,
@@ -210,8 +213,15 @@ func (d *Dispatcher) Drain(ctx context.Context) error {
 	target := d.o.Journal.Stats().End
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
+	// Throttle windows still open are closed: their summaries go out now,
+	// since a restart would forget them.
 	for _, w := range d.workers {
-		for w.pos().Less(target) && w.pending() {
+		if w.thr != nil {
+			w.closeWindows.Store(true)
+		}
+	}
+	for _, w := range d.workers {
+		for w.pos().Less(target) && w.pending() || w.closeWindows.Load() {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("output %s: %w", w.out.Name, ctx.Err())
@@ -348,8 +358,13 @@ func (w *worker) run(ctx context.Context) {
 			continue
 		}
 		// A full batch, or nothing more to read now: housekeeping, then send.
+		closing := w.closeWindows.Load()
 		if w.thr != nil {
-			w.batch = append(w.batch, w.thr.sweep(w.d.o.Now(), w.out.Name, w.d.o.Metrics)...)
+			now := w.d.o.Now()
+			if closing {
+				now = now.Add(w.out.Throttle.Window + time.Hour) // close every window
+			}
+			w.batch = append(w.batch, w.thr.sweep(now, w.out.Name, w.d.o.Metrics)...)
 		}
 		for len(w.batch) > 0 {
 			n := min(len(w.batch), w.out.MaxBatch)
@@ -381,6 +396,9 @@ func (w *worker) run(ctx context.Context) {
 			// Saved after every delivery (a rename, no fsync): after a
 			// crash, only the batch in flight is delivered again.
 			w.saveQuiet()
+		}
+		if closing {
+			w.closeWindows.Store(false)
 		}
 		w.gauges()
 	}
