@@ -123,7 +123,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return exitError
 		}
 		logger, _ := newLogger(stderr, "warn", "text")
-		if delivery, err = app.NewDelivery(cfg, logger, stdout); err != nil {
+		if delivery, err = app.NewDelivery(ctx, cfg, logger, stdout); err != nil {
 			fmt.Fprintf(stderr, "vigil replay: outputs: %v\n", err)
 			return exitError
 		}

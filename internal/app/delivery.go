@@ -30,11 +30,15 @@ type Delivery struct {
 	pending *journal.Record
 	seq     int
 	log     *slog.Logger
+	ctx     context.Context
 }
 
 // NewDelivery starts the outputs of cfg. The journal lives in a new
 // directory under cfg.DataDir, removed by Close.
-func NewDelivery(cfg *config.Config, log *slog.Logger, stdout io.Writer) (*Delivery, error) {
+//
+// ctx bounds waiting for room in the journal while outputs are behind:
+// once it is done, Add and Close give up and report it.
+func NewDelivery(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) (*Delivery, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -45,7 +49,7 @@ func NewDelivery(cfg *config.Config, log *slog.Logger, stdout io.Writer) (*Deliv
 	if err != nil {
 		return nil, err
 	}
-	d := &Delivery{dir: dir, log: log, pending: &journal.Record{}}
+	d := &Delivery{dir: dir, log: log, pending: &journal.Record{}, ctx: ctx}
 	d.journal, err = wal.Open(wal.Options{Dir: filepath.Join(dir, "alerts"), SegmentSize: journalSegment, MaxBytes: journalMaxBytes, NoSync: true})
 	if err != nil {
 		os.RemoveAll(dir)
@@ -65,9 +69,9 @@ func NewDelivery(cfg *config.Config, log *slog.Logger, stdout io.Writer) (*Deliv
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	runCtx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan struct{})
-	go func() { defer close(d.done); d.disp.Run(ctx) }()
+	go func() { defer close(d.done); d.disp.Run(runCtx) }()
 	return d, nil
 }
 
@@ -90,13 +94,18 @@ func (d *Delivery) flush() error {
 	if err != nil {
 		return err
 	}
+	n := len(d.pending.Alerts)
 	d.pending = &journal.Record{}
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		_, _, err = d.journal.Append(context.Background(), data)
 		if !errors.Is(err, wal.ErrFull) {
 			return err
 		}
-		time.Sleep(wait) // the outputs are behind: let them catch up
+		select { // the outputs are behind: let them catch up
+		case <-d.ctx.Done():
+			return fmt.Errorf("%d alerts not queued: the outputs are too far behind: %w", n, d.ctx.Err())
+		case <-time.After(wait):
+		}
 	}
 }
 
