@@ -61,7 +61,10 @@ func (s *Server) admission(w http.ResponseWriter, r *http.Request) {
 		if m != nil {
 			m.AdmissionFails.WithLabelValues(err.Error()).Inc()
 		}
-		s.o.Logger.Error("admission review allowed without being recorded", "cluster", cluster, "uid", review.UID, "reason", err.Error())
+		if s.logEvery(&s.lastAdmissionLog, 10*time.Second) {
+			s.o.Logger.Error("admission review allowed without being recorded (logged at most every 10s; vigil_admission_unrecorded_total counts them all)",
+				"cluster", cluster, "uid", review.UID, "reason", err.Error())
+		}
 	} else if m != nil {
 		m.EventsAccepted.WithLabelValues(cluster, "admission").Inc()
 		m.Seen(cluster, now)

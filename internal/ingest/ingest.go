@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/audit"
@@ -66,9 +67,10 @@ type Options struct {
 
 // Server handles the ingest endpoints.
 type Server struct {
-	o    Options
-	bufs sync.Pool // *bytes.Buffer for bodies
-	encs sync.Pool // *batch.Encoder
+	o                Options
+	lastAdmissionLog atomic.Int64 // Unix ns of the last "unrecorded" log line
+	bufs             sync.Pool    // *bytes.Buffer for bodies
+	encs             sync.Pool    // *batch.Encoder
 }
 
 // New returns a Server.
@@ -95,6 +97,14 @@ func New(o Options) *Server {
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	s.encs.New = func() any { return new(batch.Encoder) }
 	return s
+}
+
+// logEvery reports whether a rate-limited log line is due, and if so
+// records it.
+func (s *Server) logEvery(last *atomic.Int64, every time.Duration) bool {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	return now-prev >= int64(every) && last.CompareAndSwap(prev, now)
 }
 
 // statusWriter records the status for the request metric.

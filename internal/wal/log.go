@@ -325,6 +325,9 @@ func (l *Log) append(ctx context.Context, syncWait time.Duration, payloads [][]b
 		case <-timeout:
 			return first, end, false, nil
 		case <-ctx.Done():
+			if syncWait >= 0 {
+				return first, end, false, nil // written; AppendWithin does not wait
+			}
 			return Pos{}, Pos{}, false, ctx.Err()
 		}
 		l.mu.Lock()
