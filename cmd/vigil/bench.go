@@ -72,6 +72,7 @@ type serveFlags struct {
 	senders, batch   int
 	bodies, batches  int
 	rate             float64
+	eventRate        float64
 	reviews          string
 	inProcess        bool
 	noSync           bool
@@ -85,6 +86,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batch, "batch", 400, "--serve: events per EventList")
 	fs.IntVar(&f.bodies, "bodies", 64, "--serve: distinct pre-built EventLists, resent with fresh auditIDs")
 	fs.IntVar(&f.batches, "batches", 0, "--serve: stop after this many batches (0: when --duration is up)")
+	fs.Float64Var(&f.eventRate, "rate", 0, "--serve: pace the senders to this many events/s in all, to measure latency at a given load (0: as fast as acknowledged)")
 	fs.Float64Var(&f.rate, "admission-rate", 200, "--admission: AdmissionReviews per second, sent open loop")
 	fs.StringVar(&f.reviews, "reviews", "", "--admission: AdmissionReview JSON files to send, a `GLOB` (default: a built-in Pod CREATE)")
 	fs.BoolVar(&f.inProcess, "in-process", false, "--serve/--admission: run the server in this process (RSS and CPU then include the load generator)")
@@ -93,7 +95,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 
 func (f *serveFlags) run(ctx context.Context, rulesFiles []string, seed int64, cpuProfile string, stdout, stderr io.Writer) int {
 	o := bench.ServeOptions{RulesFiles: rulesFiles, Ingest: f.serve, Senders: f.senders, Batch: f.batch,
-		Bodies: f.bodies, Seed: seed, Duration: f.duration, Batches: f.batches, CPUProfile: cpuProfile}
+		Bodies: f.bodies, Seed: seed, Duration: f.duration, Batches: f.batches, CPUProfile: cpuProfile, Rate: f.eventRate}
 	if f.admission {
 		o.AdmissionRate = f.rate
 	}

@@ -59,6 +59,11 @@ type ServeOptions struct {
 	Seed     int64         // corpus seed
 	Duration time.Duration // how long to send (default 20s unless Batches is set)
 	Batches  int           // stop after this many batches in all; 0 = when Duration is up
+	// Rate, when set, paces the senders to this many events per second in
+	// all (each sender sends on its own schedule, or at once when it is
+	// behind), so that latency is measured at a given load rather than at
+	// saturation.
+	Rate float64
 
 	AdmissionRate float64  // AdmissionReviews per second, sent open loop; 0 = none
 	Reviews       [][]byte // AdmissionReview bodies, cycled with fresh UIDs; nil = a built-in Pod CREATE
@@ -364,6 +369,9 @@ func Serve(ctx context.Context, o ServeOptions) (ServeResult, error) {
 	defer client.CloseIdleConnections()
 	base := "http://" + srv.addr()
 	l := &loader{client: client, url: base, token: token}
+	if o.Rate > 0 {
+		l.interval = time.Duration(float64(o.Senders*o.Batch) / o.Rate * float64(time.Second))
+	}
 
 	// Warm up: one batch per sender, evaluated, so that connections, pools
 	// and the heap are in their steady state.
@@ -539,6 +547,8 @@ type loader struct {
 	url    string
 	token  string
 	acked  atomic.Int64 // events acknowledged since the warm-up
+	// interval paces each sender (ServeOptions.Rate); 0 = closed loop.
+	interval time.Duration
 }
 
 type senderStats struct {
@@ -578,11 +588,19 @@ func (l *loader) post(path string, b *body) (time.Duration, int, string, error) 
 // send posts mine in turn, each when the previous one is answered, until
 // ctx is done or the shared batch budget is spent.
 func (l *loader) send(ctx context.Context, mine []*body, budget bool, remaining *atomic.Int64, st *senderStats) error {
+	start := time.Now()
 	for i := 1; ctx.Err() == nil; i++ {
 		if budget && remaining.Add(-1) < 0 {
 			return nil
 		}
 		b := mine[i%len(mine)]
+		if l.interval > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Until(start.Add(time.Duration(i-1) * l.interval))):
+			}
+		}
 		lat, status, reason, err := l.post("/k8s-audit", b)
 		if err != nil {
 			return fmt.Errorf("send batch: %w", err)
