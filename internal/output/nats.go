@@ -393,6 +393,16 @@ func (s *NATS) Send(ctx context.Context, alerts []*journal.Alert) error {
 		select {
 		case <-p.f.Ok():
 		case err := <-p.f.Err():
+			// Let the rest settle first: the client retries a publish no
+			// stream answered, and one landing after this Send returned
+			// (in a stream the next Send recreates) would come out of order.
+			for _, q := range pending[i+1:] {
+				select {
+				case <-q.f.Ok():
+				case <-q.f.Err():
+				case <-ctx.Done():
+				}
+			}
 			return s.ackError(p, err)
 		case <-ctx.Done():
 			return fmt.Errorf("nats: waiting for %d of %d JetStream acks: %w", len(pending)-i, len(pending), ctx.Err())
