@@ -60,13 +60,14 @@ var defaultMaxBatch = map[string]int{"stdout": 500, "file": 500, "syslog": 500, 
 // Journal bounds: alerts are few, so this is room for days of an output
 // being down.
 const (
-	journalMaxBytes = 1 << 30
+	journalMaxBytes = 1 << 30 // vigil replay's private journal
 	journalSegment  = 32 << 20
-	// journalSpoolLimit is what outputs that are behind may hold back;
-	// past it the furthest behind drop their oldest alerts (counted), so
-	// that one destination down for days never stops detection.
-	journalSpoolLimit = journalMaxBytes * 3 / 4
 )
+
+// journalBound is the alert journal's size for a spool bound of spool
+// (output_spool_bytes): a third more, so that evaluation goes on while
+// outputs that are behind skip their oldest alerts.
+func journalBound(spool int64) int64 { return spool + spool/3 }
 
 // App is a running Vigil server.
 type App struct {
@@ -165,7 +166,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	a.closers = append(a.closers, a.events.Close)
 	a.journal, err = wal.Open(wal.Options{Dir: filepath.Join(cfg.DataDir, "alerts"),
-		SegmentSize: journalSegment, MaxBytes: journalMaxBytes, NoSync: o.NoSync})
+		SegmentSize: journalSegment, MaxBytes: journalBound(int64(cfg.OutputSpool)), NoSync: o.NoSync})
 	if err != nil {
 		return nil, fmt.Errorf("alert journal: %w", err)
 	}
@@ -198,7 +199,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.outputs, err = output.New(output.Options{Journal: a.journal, JournalSeg: journalSegment, SpoolLimit: journalSpoolLimit,
+	a.outputs, err = output.New(output.Options{Journal: a.journal, JournalSeg: journalSegment, SpoolLimit: int64(cfg.OutputSpool),
 		Dir:     filepath.Join(cfg.DataDir, "outputs"),
 		Outputs: outs, Metrics: a.metrics, Logger: a.log})
 	if err != nil {

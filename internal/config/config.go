@@ -188,9 +188,13 @@ type Config struct {
 	Admission Admission `yaml:"admission"` // the admission webhook
 	Tail      []Tail    `yaml:"tail"`      // audit log files to follow
 	Outputs   []Output  `yaml:"outputs"`   // where alerts go
-	UIURL     string    `yaml:"ui_url"`    // Vigil's UI as users reach it; alerts link to UIURL/alerts/ID (empty: no link)
-	Hostname  string    `yaml:"hostname"`  // host name in alerts; empty = the OS host name
-	Shutdown  Duration  `yaml:"shutdown"`  // grace period for draining at SIGTERM
+	// OutputSpool bounds the undelivered alerts outputs may hold back in
+	// the alert journal (default 768MiB); past it, the outputs furthest
+	// behind drop their oldest alerts, counted.
+	OutputSpool Size     `yaml:"output_spool_bytes"`
+	UIURL       string   `yaml:"ui_url"`   // Vigil's UI as users reach it; alerts link to UIURL/alerts/ID (empty: no link)
+	Hostname    string   `yaml:"hostname"` // host name in alerts; empty = the OS host name
+	Shutdown    Duration `yaml:"shutdown"` // grace period for draining at SIGTERM
 
 	// Unexported, so yaml and json skip them.
 	path  string         // the name given to Load, for messages
@@ -380,9 +384,10 @@ func Default() Config {
 			AckTimeout:    Duration(10 * time.Second),
 			RetryAfter:    Duration(5 * time.Second),
 		},
-		Admission: Admission{Enabled: true, Mode: "detect", DenyTags: []string{"vigil_deny"}, Timeout: Duration(2 * time.Second)},
-		Outputs:   []Output{{Name: "stdout", Type: "stdout", Format: "json"}},
-		Shutdown:  Duration(30 * time.Second),
+		Admission:   Admission{Enabled: true, Mode: "detect", DenyTags: []string{"vigil_deny"}, Timeout: Duration(2 * time.Second)},
+		Outputs:     []Output{{Name: "stdout", Type: "stdout", Format: "json"}},
+		Shutdown:    Duration(30 * time.Second),
+		OutputSpool: 768 << 20,
 	}
 }
 
@@ -1000,6 +1005,9 @@ func (c *Config) Validate() error {
 
 	if c.Shutdown <= 0 {
 		bad("shutdown", "must be positive")
+	}
+	if c.OutputSpool < 64<<20 || c.OutputSpool > 1<<40 {
+		bad("output_spool_bytes", "%d must be between 64MiB and 1TiB", c.OutputSpool)
 	}
 	// In file order, as the reader will fix them.
 	slices.SortStableFunc(probs, func(a, b problem) int { return cmp.Compare(a.line, b.line) })
