@@ -1,0 +1,485 @@
+// Package sqlite is the embedded alert store: one SQLite database file in
+// the data directory, through modernc.org/sqlite (SQLite compiled to Go, so
+// no cgo), in WAL mode, with an FTS5 trigram index for message search.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/journal"
+	"github.com/vigilsec/vigil/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a store.Store in one SQLite file.
+type Store struct {
+	db *sql.DB
+	// wmu serializes this process's write transactions. SQLite has a single
+	// writer; queueing here is fairer and faster than SQLite's busy sleep,
+	// which remains (busy_timeout) for other processes.
+	wmu    sync.Mutex
+	insert *sql.Stmt // one alert, ignored if its ID is known
+	get    *sql.Stmt // one alert by ID
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New opens (creating if needed) the database file at path and brings its
+// schema up to date. path must not contain '?'.
+func New(ctx context.Context, path string) (*Store, error) {
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open sqlite store: path %q contains '?'", path)
+	}
+	// busy_timeout and journal_mode apply to every pooled connection.
+	// synchronous=NORMAL is durable in WAL mode except for the last
+	// transactions before a power loss; IMMEDIATE transactions take the write
+	// lock at BEGIN, so two writers never deadlock upgrading a read lock.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	s := &Store{db: db}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	if err := migrate(ctx, s.db); err != nil {
+		return err
+	}
+	var err error
+	s.insert, err = s.db.PrepareContext(ctx, `INSERT INTO alerts
+		(id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, size, data, event)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
+	}
+	s.get, err = s.db.PrepareContext(ctx, `SELECT `+recordColumns+` FROM alerts WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare get: %w", err)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations the database lacks, in order,
+// each in its own transaction. user_version holds the last one applied.
+func migrate(ctx context.Context, db *sql.DB) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for i, name := range names {
+		version := i + 1
+		if err := migrateOne(ctx, db, version, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func migrateOne(ctx context.Context, db *sql.DB, version int, name string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var have int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&have); err != nil {
+		return err
+	}
+	if have >= version {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(version)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.insert.Close()
+	s.get.Close()
+	return s.db.Close()
+}
+
+// tagSep delimits tags in the tags column.
+const tagSep = "\x1f"
+
+func encodeTags(tags []string) string {
+	var b strings.Builder
+	b.WriteString(tagSep)
+	for _, t := range tags {
+		b.WriteString(t)
+		b.WriteString(tagSep)
+	}
+	return b.String()
+}
+
+// Add implements store.Store, in one transaction.
+func (s *Store) Add(ctx context.Context, alerts []journal.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	rows := make([]store.Row, len(alerts))
+	for i := range alerts {
+		r, err := store.NewRow(&alerts[i])
+		if err != nil {
+			return err
+		}
+		rows[i] = r
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		ins := tx.StmtContext(ctx, s.insert)
+		defer ins.Close()
+		var count, bytes int64
+		for i := range rows {
+			r := &rows[i]
+			res, err := ins.ExecContext(ctx, r.ID, r.Time, r.Priority, r.Rule, r.Cluster, encodeTags(r.Tags), r.Message,
+				r.User, r.Namespace, r.Verb, r.Resource, r.Size, r.Data, r.Event)
+			if err != nil {
+				return fmt.Errorf("insert alert %s: %w", r.ID, err)
+			}
+			if n, err := res.RowsAffected(); err == nil && n == 1 {
+				count++
+				bytes += r.Size
+			}
+		}
+		return addTotals(ctx, tx, count, bytes)
+	})
+}
+
+func addTotals(ctx context.Context, tx *sql.Tx, count, bytes int64) error {
+	if count == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE totals SET count = count + ?, bytes = bytes + ?`, count, bytes)
+	if err != nil {
+		return fmt.Errorf("update totals: %w", err)
+	}
+	return nil
+}
+
+// write runs f in a write transaction.
+func (s *Store) write(ctx context.Context, f func(tx *sql.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// recordColumns are the columns scanRecord reads.
+const recordColumns = `id, time, data, event, status, assignee, note, triage_updated`
+
+type scanner interface{ Scan(...any) error }
+
+func scanRecord(sc scanner) (store.Record, store.Cursor, error) {
+	var (
+		c                      store.Cursor
+		data, event            []byte
+		status, assignee, note string
+		updated                int64
+	)
+	if err := sc.Scan(&c.ID, &c.Time, &data, &event, &status, &assignee, &note, &updated); err != nil {
+		return store.Record{}, c, err
+	}
+	t := store.Triage{Status: store.Status(status), Assignee: assignee, Note: note}
+	if updated != 0 {
+		t.Updated = time.Unix(0, updated).UTC()
+	}
+	rec, err := store.DecodeRecord(data, event, t)
+	return rec, c, err
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
+	rec, _, err := scanRecord(s.get.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Record{}, fmt.Errorf("get %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get %q: %w", id, err)
+	}
+	return rec, nil
+}
+
+// Query implements store.Store.
+func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
+	var (
+		where []string
+		args  []any
+	)
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		where = append(where, col+" IN (?"+strings.Repeat(", ?", len(vals)-1)+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	eq := func(col, val string) {
+		if val != "" {
+			where = append(where, col+" = ?")
+			args = append(args, val)
+		}
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "time >= ?")
+		args = append(args, q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "time < ?")
+		args = append(args, q.Until.UnixNano())
+	}
+	in("cluster", q.Clusters)
+	in("rule", q.Rules)
+	if q.MinPriority != nil {
+		where = append(where, "priority <= ?")
+		args = append(args, int(*q.MinPriority))
+	}
+	for _, t := range q.Tags {
+		where = append(where, "instr(tags, ?) > 0")
+		args = append(args, tagSep+t+tagSep)
+	}
+	eq("user_name", q.User)
+	eq("namespace", q.Namespace)
+	eq("verb", q.Verb)
+	eq("resource", q.Resource)
+	statuses := make([]string, len(q.Statuses))
+	for i, st := range q.Statuses {
+		statuses[i] = string(st)
+	}
+	in("status", statuses)
+	var match []string
+	for _, w := range q.Words() {
+		if len([]rune(w)) < 3 { // too short for a trigram
+			where = append(where, `message LIKE ? ESCAPE '\'`)
+			args = append(args, store.LikePattern(w))
+			continue
+		}
+		match = append(match, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+	}
+	if len(match) > 0 {
+		where = append(where, "seq IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)")
+		args = append(args, strings.Join(match, " AND "))
+	}
+	if q.Cursor != "" {
+		c, err := store.ParseCursor(q.Cursor)
+		if err != nil {
+			return store.Page{}, err
+		}
+		where = append(where, "(time, id) < (?, ?)")
+		args = append(args, c.Time, c.ID)
+	}
+	limit := q.PageLimit()
+	query := "SELECT " + recordColumns + " FROM alerts"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY time DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("query alerts: %w", err)
+	}
+	defer rows.Close()
+	var (
+		p    store.Page
+		last store.Cursor
+	)
+	for rows.Next() {
+		if len(p.Alerts) == limit {
+			p.Next = last.Encode()
+			break
+		}
+		rec, c, err := scanRecord(rows)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("query alerts: %w", err)
+		}
+		p.Alerts = append(p.Alerts, rec)
+		last = c
+	}
+	if err := rows.Err(); err != nil {
+		return store.Page{}, fmt.Errorf("query alerts: %w", err)
+	}
+	return p, nil
+}
+
+// SetStatus implements store.Store.
+func (s *Store) SetStatus(ctx context.Context, id string, t store.Triage) error {
+	if !t.Status.Valid() {
+		return fmt.Errorf("set status of %q to %q: %w", id, t.Status, store.ErrBadStatus)
+	}
+	var updated int64
+	if !t.Updated.IsZero() {
+		updated = t.Updated.UnixNano()
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE alerts SET status = ?, assignee = ?, note = ?, triage_updated = ? WHERE id = ?`,
+			string(t.Status), t.Assignee, t.Note, updated, id)
+		if err != nil {
+			return fmt.Errorf("set status of %q: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return fmt.Errorf("set status of %q: %w", id, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// Stats implements store.Store.
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	var (
+		st     store.Stats
+		oldest sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT count, bytes, (SELECT min(time) FROM alerts) FROM totals`).Scan(&st.Count, &st.Bytes, &oldest)
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	if oldest.Valid {
+		st.Oldest = time.Unix(0, oldest.Int64)
+	}
+	return st, nil
+}
+
+// Retain implements store.Store.
+func (s *Store) Retain(ctx context.Context, r store.Retention) (int, error) {
+	deleted := 0
+	if cutoff, ok := r.Cutoff(); ok {
+		for {
+			if err := ctx.Err(); err != nil {
+				return deleted, err
+			}
+			n, err := s.deleteOldest(ctx, func(tx *sql.Tx) ([]int64, int64, error) {
+				return oldest(ctx, tx, `SELECT seq, size FROM alerts WHERE time < ? ORDER BY time, id LIMIT ?`, cutoff, -1)
+			})
+			deleted += n
+			if err != nil {
+				return deleted, fmt.Errorf("retain by age: %w", err)
+			}
+			if n < store.RetainBatch {
+				break
+			}
+		}
+	}
+	if r.MaxBytes > 0 {
+		for {
+			if err := ctx.Err(); err != nil {
+				return deleted, err
+			}
+			n, err := s.deleteOldest(ctx, func(tx *sql.Tx) ([]int64, int64, error) {
+				var bytes int64
+				if err := tx.QueryRowContext(ctx, `SELECT bytes FROM totals`).Scan(&bytes); err != nil {
+					return nil, 0, err
+				}
+				if bytes <= r.MaxBytes {
+					return nil, 0, nil
+				}
+				return oldest(ctx, tx, `SELECT seq, size FROM alerts ORDER BY time, id LIMIT ?`, nil, bytes-r.MaxBytes)
+			})
+			deleted += n
+			if err != nil {
+				return deleted, fmt.Errorf("retain by size: %w", err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return deleted, nil
+}
+
+// oldest returns the seq of up to RetainBatch oldest alerts that query
+// selects (with cutoff as its first argument unless nil), stopping once
+// their sizes add up to excess, unless excess is negative, and the sum of
+// their sizes.
+func oldest(ctx context.Context, tx *sql.Tx, query string, cutoff any, excess int64) ([]int64, int64, error) {
+	args := []any{store.RetainBatch}
+	if cutoff != nil {
+		args = []any{cutoff, store.RetainBatch}
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var (
+		seqs  []int64
+		total int64
+	)
+	for excess != 0 && rows.Next() {
+		var seq, size int64
+		if err := rows.Scan(&seq, &size); err != nil {
+			return nil, 0, err
+		}
+		seqs = append(seqs, seq)
+		total += size
+		if excess > 0 {
+			excess = max(excess-size, 0)
+		}
+	}
+	return seqs, total, rows.Err()
+}
+
+// deleteOldest deletes, in one transaction, the alerts pick selects.
+func (s *Store) deleteOldest(ctx context.Context, pick func(*sql.Tx) ([]int64, int64, error)) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		seqs, bytes, err := pick(tx)
+		if err != nil || len(seqs) == 0 {
+			return err
+		}
+		var b strings.Builder
+		args := make([]any, len(seqs))
+		for i, seq := range seqs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("?")
+			args[i] = seq
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE seq IN (`+b.String()+`)`, args...); err != nil {
+			return err
+		}
+		n = len(seqs)
+		return addTotals(ctx, tx, -int64(n), -bytes)
+	})
+	return n, err
+}

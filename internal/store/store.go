@@ -1,0 +1,303 @@
+// Package store is the contract of Vigil's alert store: where every alert is
+// kept with its context (the redacted audit event, the cluster, the capture)
+// and its triage state, so that the API and the UI can search, page through
+// and triage alerts. The implementations live in store/sqlite (embedded, the
+// default) and store/postgres (shared by several replicas); both pass the
+// conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/journal"
+)
+
+// Errors callers branch on.
+var (
+	// ErrNotFound says no alert has the given ID.
+	ErrNotFound = errors.New("alert not found")
+	// ErrBadCursor says a Query's Cursor was not one a Page returned.
+	ErrBadCursor = errors.New("invalid cursor")
+	// ErrBadStatus says a Triage's Status is not one of the Status constants.
+	ErrBadStatus = errors.New("invalid triage status")
+)
+
+// Store keeps alerts. All methods may be called concurrently, from several
+// goroutines and, for a shared implementation, from several processes. A
+// Store owns no goroutines: retention runs when its owner calls Retain.
+type Store interface {
+	// Add stores alerts, all of them or none. It is idempotent by ID: an
+	// alert whose ID is already stored is skipped, unchanged (outputs
+	// deliver at least once), and keeps its triage state. A new alert starts
+	// with Status StatusOpen. An error is a failure of the database; the
+	// caller may retry the whole batch.
+	Add(ctx context.Context, alerts []journal.Alert) error
+	// Get returns the alert with the given ID, or ErrNotFound.
+	Get(ctx context.Context, id string) (Record, error)
+	// Query returns one page of the alerts that match q, newest event time
+	// first (ties broken by ID, descending). It returns ErrBadCursor for a
+	// cursor it did not issue.
+	Query(ctx context.Context, q Query) (Page, error)
+	// SetStatus replaces the triage state of the alert id. It returns
+	// ErrNotFound if no alert has that ID, ErrBadStatus for an unknown status.
+	SetStatus(ctx context.Context, id string, t Triage) error
+	// Stats reports the number and size of stored alerts.
+	Stats(ctx context.Context) (Stats, error)
+	// Retain deletes the alerts older than r.MaxAge, then the oldest alerts
+	// until the stored size is at most r.MaxBytes, and returns how many it
+	// deleted. It deletes in small transactions, so that writers and readers
+	// are never locked out for long; cancelling ctx stops it between two.
+	Retain(ctx context.Context, r Retention) (int, error)
+	// Close releases the database. Other methods must not be called after it.
+	Close() error
+}
+
+// Status is an alert's place in triage.
+type Status string
+
+// The triage statuses, in their usual order.
+const (
+	StatusOpen         Status = "open"
+	StatusAcknowledged Status = "acknowledged"
+	StatusResolved     Status = "resolved"
+)
+
+// Valid reports whether s is one of the Status constants.
+func (s Status) Valid() bool {
+	return s == StatusOpen || s == StatusAcknowledged || s == StatusResolved
+}
+
+// Triage is what responders record about an alert.
+type Triage struct {
+	Status   Status    `json:"status"`             // open, acknowledged or resolved
+	Assignee string    `json:"assignee,omitempty"` // who handles it
+	Note     string    `json:"note,omitempty"`     // free text
+	Updated  time.Time `json:"updated,omitzero"`   // when it last changed; set by the caller
+}
+
+// Record is a stored alert with its triage state.
+type Record struct {
+	journal.Alert
+	Triage Triage `json:"triage"`
+}
+
+// Query selects alerts. Zero fields don't filter; list fields match any of
+// their values, except Tags, which must all be present.
+type Query struct {
+	Since       time.Time       // event time at or after
+	Until       time.Time       // event time before
+	Clusters    []string        // any of these clusters
+	Rules       []string        // any of these rules
+	MinPriority *alert.Priority // at least this severe
+	Tags        []string        // all of these tags
+	User        string          // the event's user.username
+	Namespace   string          // the event's objectRef.namespace
+	Verb        string          // the event's verb
+	Resource    string          // the event's objectRef.resource
+	Statuses    []Status        // any of these triage statuses
+	// Text keeps the alerts whose message contains every
+	// whitespace-separated word of Text, ignoring ASCII case.
+	Text   string
+	Cursor string // Page.Next of the previous page; empty for the first
+	Limit  int    // page size: 0 means DefaultLimit, at most MaxLimit
+}
+
+// Page sizes.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// PageLimit returns the page size q asks for.
+func (q *Query) PageLimit() int {
+	switch {
+	case q.Limit <= 0:
+		return DefaultLimit
+	case q.Limit > MaxLimit:
+		return MaxLimit
+	}
+	return q.Limit
+}
+
+// Words returns the words of q.Text.
+func (q *Query) Words() []string { return strings.Fields(q.Text) }
+
+// Page is one page of a Query's result.
+type Page struct {
+	Alerts []Record `json:"alerts"`
+	Next   string   `json:"next,omitempty"` // cursor of the next page; empty on the last
+}
+
+// Stats describes what is stored.
+type Stats struct {
+	Count  int64     `json:"count"`  // stored alerts
+	Bytes  int64     `json:"bytes"`  // sum of their Size
+	Oldest time.Time `json:"oldest"` // event time of the oldest; zero if none
+}
+
+// Retention bounds what is stored. A zero bound is no bound.
+type Retention struct {
+	MaxAge   time.Duration // delete alerts whose event time is older
+	MaxBytes int64         // delete the oldest alerts while Stats.Bytes is above
+	Now      time.Time     // the reference time for MaxAge; zero means time.Now()
+}
+
+// Cutoff returns the event time before which alerts are too old, and
+// whether there is one.
+func (r *Retention) Cutoff() (int64, bool) {
+	if r.MaxAge <= 0 {
+		return 0, false
+	}
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return now.Add(-r.MaxAge).UnixNano(), true
+}
+
+// RetainBatch is how many alerts Retain deletes per transaction.
+const RetainBatch = 500
+
+// Row is an alert as implementations store it: the columns that queries
+// filter on, the alert without its event as JSON, and the event verbatim
+// (never re-encoded, so the store cannot change the redaction).
+type Row struct {
+	ID        string
+	Time      int64 // event time, Unix ns
+	Priority  int
+	Rule      string
+	Cluster   string
+	Tags      []string
+	Message   string
+	User      string
+	Namespace string
+	Verb      string
+	Resource  string
+	Data      []byte // JSON of the journal.Alert without Event
+	Event     []byte // the redacted event as received
+	Size      int64  // len(Data) + len(Event)
+}
+
+// NewRow builds the Row of a.
+func NewRow(a *journal.Alert) (Row, error) {
+	c := *a
+	c.Event = nil
+	data, err := json.Marshal(&c)
+	if err != nil {
+		return Row{}, fmt.Errorf("encode alert %s: %w", a.ID, err)
+	}
+	r := Row{
+		ID:       a.ID,
+		Time:     a.Alert.Time,
+		Priority: int(a.Alert.Priority),
+		Rule:     a.Alert.Rule,
+		Cluster:  a.Cluster,
+		Tags:     a.Alert.Tags,
+		Message:  a.Alert.Message,
+		Data:     data,
+		Event:    a.Event,
+		Size:     int64(len(data) + len(a.Event)),
+	}
+	r.User, r.Namespace, r.Verb, r.Resource = eventKeys(a)
+	return r, nil
+}
+
+// Size returns how many bytes a counts for in Stats and Retention.
+func Size(a *journal.Alert) int64 {
+	r, err := NewRow(a)
+	if err != nil {
+		return 0
+	}
+	return r.Size
+}
+
+// DecodeRecord rebuilds a stored alert from its Row's Data and Event.
+func DecodeRecord(data, event []byte, t Triage) (Record, error) {
+	var rec Record
+	if err := json.Unmarshal(data, &rec.Alert); err != nil {
+		return Record{}, fmt.Errorf("decode stored alert: %w", err)
+	}
+	rec.Event = nil // Data holds "event":null
+	if len(event) > 0 {
+		rec.Event = json.RawMessage(event)
+	}
+	rec.Triage = t
+	return rec, nil
+}
+
+// eventKeys returns the user, namespace, verb and resource of a's event,
+// or, when the event was omitted, of its output fields.
+func eventKeys(a *journal.Alert) (user, ns, verb, res string) {
+	var ev struct {
+		User struct {
+			Username string `json:"username"`
+		} `json:"user"`
+		Verb      string `json:"verb"`
+		ObjectRef struct {
+			Namespace string `json:"namespace"`
+			Resource  string `json:"resource"`
+		} `json:"objectRef"`
+	}
+	if len(a.Event) > 0 && json.Unmarshal(a.Event, &ev) == nil {
+		return ev.User.Username, ev.ObjectRef.Namespace, ev.Verb, ev.ObjectRef.Resource
+	}
+	for _, f := range a.Alert.Fields {
+		if f.Missing || len(f.Values) == 0 {
+			continue
+		}
+		switch f.Key {
+		case "ka.user.name":
+			user = f.Values[0]
+		case "ka.target.namespace":
+			ns = f.Values[0]
+		case "ka.verb":
+			verb = f.Values[0]
+		case "ka.target.resource":
+			res = f.Values[0]
+		}
+	}
+	return user, ns, verb, res
+}
+
+// Cursor is a position in the newest-first order: the last alert of a page.
+type Cursor struct {
+	Time int64
+	ID   string
+}
+
+// Encode returns c as an opaque string.
+func (c Cursor) Encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Time, 10) + "/" + c.ID))
+}
+
+// ParseCursor decodes a string Encode returned.
+func ParseCursor(s string) (Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	ts, id, ok := strings.Cut(string(b), "/")
+	if !ok || id == "" {
+		return Cursor{}, ErrBadCursor
+	}
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	return Cursor{Time: t, ID: id}, nil
+}
+
+// LikePattern returns the LIKE pattern (escape character '\') that matches
+// strings containing w.
+func LikePattern(w string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(w) + "%"
+}
