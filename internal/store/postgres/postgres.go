@@ -1,0 +1,424 @@
+// Package postgres is the alert store for deployments where several Vigil
+// replicas share one store: PostgreSQL through pgx. The schema is migrated
+// on open; replicas opening at once take turns (an advisory lock).
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vigilsec/vigil/internal/journal"
+	"github.com/vigilsec/vigil/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrateLock is the advisory lock key that serializes migrations.
+const migrateLock = 0x76696769 // "vigi"
+
+// Store is a store.Store in a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New connects to the database at url (a PostgreSQL URL or key=value
+// string; unknown parameters such as search_path become session settings)
+// and brings its schema up to date. The tables go into the first schema of
+// the search path.
+func New(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The error may quote the URL, password included.
+		return nil, errors.New("open postgres store: invalid connection string")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// migrate applies the embedded migrations the database lacks, in order,
+// in one transaction.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS vigil_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("create migrations table: %w", err)
+		}
+		var have int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM vigil_migrations`).Scan(&have); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		for i, name := range names {
+			version := i + 1
+			if version <= have {
+				continue
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO vigil_migrations (version) VALUES ($1)`, version); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+const insertSQL = `INSERT INTO alerts
+	(id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, size, data, event)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	ON CONFLICT (id) DO NOTHING RETURNING size`
+
+// Add implements store.Store: one transaction, the inserts pipelined in one
+// round trip.
+func (s *Store) Add(ctx context.Context, alerts []journal.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	rows := make([]store.Row, 0, len(alerts))
+	for i := range alerts {
+		r, err := store.NewRow(&alerts[i])
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	// Insert in ID order: two batches sharing IDs then lock them in the
+	// same order and cannot deadlock.
+	slices.SortStableFunc(rows, func(a, b store.Row) int { return cmp.Compare(a.ID, b.ID) })
+	rows = slices.CompactFunc(rows, func(a, b store.Row) bool { return a.ID == b.ID })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		for i := range rows {
+			r := &rows[i]
+			tags := r.Tags
+			if tags == nil {
+				tags = []string{}
+			}
+			b.Queue(insertSQL, r.ID, r.Time, r.Priority, r.Rule, r.Cluster, tags, r.Message,
+				r.User, r.Namespace, r.Verb, r.Resource, r.Size, r.Data, r.Event)
+		}
+		res := tx.SendBatch(ctx, &b)
+		var count, bytes int64
+		for range rows {
+			var size int64
+			err := res.QueryRow().Scan(&size)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows): // known ID
+			case err != nil:
+				res.Close()
+				return err
+			default:
+				count++
+				bytes += size
+			}
+		}
+		if err := res.Close(); err != nil {
+			return err
+		}
+		return addTotals(ctx, tx, count, bytes)
+	})
+	if err != nil {
+		return fmt.Errorf("add alerts: %w", err)
+	}
+	return nil
+}
+
+func addTotals(ctx context.Context, tx pgx.Tx, count, bytes int64) error {
+	if count == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE totals SET count = count + $1, bytes = bytes + $2`, count, bytes); err != nil {
+		return fmt.Errorf("update totals: %w", err)
+	}
+	return nil
+}
+
+// recordColumns are the columns scanRecord reads.
+const recordColumns = `id, time, data, event, status, assignee, note, triage_updated`
+
+func scanRecord(row pgx.Row) (store.Record, store.Cursor, error) {
+	var (
+		c                      store.Cursor
+		data, event            []byte
+		status, assignee, note string
+		updated                int64
+	)
+	if err := row.Scan(&c.ID, &c.Time, &data, &event, &status, &assignee, &note, &updated); err != nil {
+		return store.Record{}, c, err
+	}
+	t := store.Triage{Status: store.Status(status), Assignee: assignee, Note: note}
+	if updated != 0 {
+		t.Updated = time.Unix(0, updated).UTC()
+	}
+	rec, err := store.DecodeRecord(data, event, t)
+	return rec, c, err
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
+	rec, _, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordColumns+` FROM alerts WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Record{}, fmt.Errorf("get %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get %q: %w", id, err)
+	}
+	return rec, nil
+}
+
+// Query implements store.Store.
+func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "time >= "+arg(q.Since.UnixNano()))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "time < "+arg(q.Until.UnixNano()))
+	}
+	if len(q.Clusters) > 0 {
+		where = append(where, "cluster = ANY("+arg(q.Clusters)+")")
+	}
+	if len(q.Rules) > 0 {
+		where = append(where, "rule = ANY("+arg(q.Rules)+")")
+	}
+	if q.MinPriority != nil {
+		where = append(where, "priority <= "+arg(int(*q.MinPriority)))
+	}
+	if len(q.Tags) > 0 {
+		where = append(where, "tags @> "+arg(q.Tags)+"::text[]")
+	}
+	for _, f := range [...]struct{ col, v string }{{"user_name", q.User}, {"namespace", q.Namespace}, {"verb", q.Verb}, {"resource", q.Resource}} {
+		if f.v != "" {
+			where = append(where, f.col+" = "+arg(f.v))
+		}
+	}
+	if len(q.Statuses) > 0 {
+		st := make([]string, len(q.Statuses))
+		for i, s := range q.Statuses {
+			st[i] = string(s)
+		}
+		where = append(where, "status = ANY("+arg(st)+")")
+	}
+	for _, w := range q.Words() {
+		where = append(where, "message ILIKE "+arg(store.LikePattern(w))+` ESCAPE '\'`)
+	}
+	if q.Cursor != "" {
+		c, err := store.ParseCursor(q.Cursor)
+		if err != nil {
+			return store.Page{}, err
+		}
+		where = append(where, "(time, id) < ("+arg(c.Time)+", "+arg(c.ID)+")")
+	}
+	limit := q.PageLimit()
+	query := "SELECT " + recordColumns + " FROM alerts"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY time DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("query alerts: %w", err)
+	}
+	defer rows.Close()
+	var (
+		p    store.Page
+		last store.Cursor
+	)
+	for rows.Next() {
+		if len(p.Alerts) == limit {
+			p.Next = last.Encode()
+			break
+		}
+		rec, c, err := scanRecord(rows)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("query alerts: %w", err)
+		}
+		p.Alerts = append(p.Alerts, rec)
+		last = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return store.Page{}, fmt.Errorf("query alerts: %w", err)
+	}
+	return p, nil
+}
+
+// SetStatus implements store.Store.
+func (s *Store) SetStatus(ctx context.Context, id string, t store.Triage) error {
+	if !t.Status.Valid() {
+		return fmt.Errorf("set status of %q to %q: %w", id, t.Status, store.ErrBadStatus)
+	}
+	var updated int64
+	if !t.Updated.IsZero() {
+		updated = t.Updated.UnixNano()
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE alerts SET status = $1, assignee = $2, note = $3, triage_updated = $4 WHERE id = $5`,
+		string(t.Status), t.Assignee, t.Note, updated, id)
+	if err != nil {
+		return fmt.Errorf("set status of %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set status of %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Stats implements store.Store.
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	var (
+		st     store.Stats
+		oldest *int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT count, bytes, (SELECT min(time) FROM alerts) FROM totals`).Scan(&st.Count, &st.Bytes, &oldest)
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	if oldest != nil {
+		st.Oldest = time.Unix(0, *oldest)
+	}
+	return st, nil
+}
+
+// Retain implements store.Store.
+func (s *Store) Retain(ctx context.Context, r store.Retention) (int, error) {
+	deleted := 0
+	if cutoff, ok := r.Cutoff(); ok {
+		for {
+			if err := ctx.Err(); err != nil {
+				return deleted, err
+			}
+			n, err := s.deleteBatch(ctx, func(tx pgx.Tx) ([]string, error) {
+				return oldest(ctx, tx, `SELECT id, size FROM alerts WHERE time < $1 ORDER BY time, id LIMIT $2`, cutoff, -1)
+			})
+			deleted += n
+			if err != nil {
+				return deleted, fmt.Errorf("retain by age: %w", err)
+			}
+			if n < store.RetainBatch {
+				break
+			}
+		}
+	}
+	if r.MaxBytes > 0 {
+		for {
+			if err := ctx.Err(); err != nil {
+				return deleted, err
+			}
+			n, err := s.deleteBatch(ctx, func(tx pgx.Tx) ([]string, error) {
+				var bytes int64
+				// FOR UPDATE: replicas retaining at once take turns.
+				if err := tx.QueryRow(ctx, `SELECT bytes FROM totals FOR UPDATE`).Scan(&bytes); err != nil {
+					return nil, err
+				}
+				if bytes <= r.MaxBytes {
+					return nil, nil
+				}
+				return oldest(ctx, tx, `SELECT id, size FROM alerts ORDER BY time, id LIMIT $1`, nil, bytes-r.MaxBytes)
+			})
+			deleted += n
+			if err != nil {
+				return deleted, fmt.Errorf("retain by size: %w", err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return deleted, nil
+}
+
+// oldest returns the IDs of up to RetainBatch oldest alerts that query
+// selects (with cutoff as its first argument unless nil), stopping once
+// their sizes add up to excess, unless excess is negative.
+func oldest(ctx context.Context, tx pgx.Tx, query string, cutoff any, excess int64) ([]string, error) {
+	args := []any{store.RetainBatch}
+	if cutoff != nil {
+		args = []any{cutoff, store.RetainBatch}
+	}
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for excess != 0 && rows.Next() {
+		var (
+			id   string
+			size int64
+		)
+		if err := rows.Scan(&id, &size); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+		if excess > 0 {
+			excess = max(excess-size, 0)
+		}
+	}
+	rows.Close()
+	return ids, rows.Err()
+}
+
+// deleteBatch deletes, in one transaction, the alerts pick selects.
+func (s *Store) deleteBatch(ctx context.Context, pick func(pgx.Tx) ([]string, error)) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ids, err := pick(tx)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		var count, bytes int64
+		err = tx.QueryRow(ctx, `WITH d AS (DELETE FROM alerts WHERE id = ANY($1) RETURNING size)
+			SELECT count(*), coalesce(sum(size), 0) FROM d`, ids).Scan(&count, &bytes)
+		if err != nil {
+			return err
+		}
+		n = int(count)
+		return addTotals(ctx, tx, -count, -bytes)
+	})
+	return n, err
+}

@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/store/storetest"
+)
+
+// defaultURL is where this machine and CI run PostgreSQL, with trust auth.
+const defaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// testURL is the server the tests use: VIGIL_TEST_POSTGRES_URL, the
+// default, or one TestMain started.
+var testURL string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	url := os.Getenv("VIGIL_TEST_POSTGRES_URL")
+	if url == "" {
+		url = defaultURL
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err := ping(ctx, url)
+	cancel()
+	if err == nil {
+		testURL = url
+		return m.Run()
+	}
+	fmt.Fprintf(os.Stderr, "postgres: no server at %s (%v); starting one\n", redact(url), err)
+	srv, err := startServer()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "postgres: these tests need PostgreSQL: run one at %s (trust auth, database \"test\"), set VIGIL_TEST_POSTGRES_URL, or install the Debian postgresql package so that the tests can start their own: %v\n", defaultURL, err)
+		return 1
+	}
+	defer srv.stop()
+	testURL = srv.url
+	return m.Run()
+}
+
+func ping(ctx context.Context, url string) error {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	return c.Ping(ctx)
+}
+
+// redact drops the password from url for messages.
+func redact(url string) string {
+	if i := strings.Index(url, "@"); i >= 0 {
+		if j := strings.Index(url, "://"); j >= 0 && j < i {
+			if k := strings.Index(url[j+3:i], ":"); k >= 0 {
+				return url[:j+3+k] + ":xxx" + url[i:]
+			}
+		}
+	}
+	return url
+}
+
+// newStore opens a store in a new schema of the test database, and drops
+// the schema when t ends.
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "vigil_test_" + hex.EncodeToString(b)
+	admin, err := pgx.Connect(ctx, testURL)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", redact(testURL), err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, testURL)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	sep := "?"
+	if strings.Contains(testURL, "?") {
+		sep = "&"
+	}
+	s, err := New(ctx, testURL+sep+"search_path="+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestReopenMigrated(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	var schema string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	// A second replica opening the same schema finds it migrated.
+	s2, err := New(ctx, testURL+"&search_path="+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var n int
+	if err := s2.pool.QueryRow(ctx, `SELECT count(*) FROM vigil_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("migrations = %d, %v; want 1", n, err)
+	}
+}
+
+func TestBadURL(t *testing.T) {
+	_, err := New(context.Background(), "postgres://u:s3cret@[bad")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("New(bad URL) = %v; want an error without the password", err)
+	}
+}
