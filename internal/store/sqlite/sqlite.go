@@ -34,6 +34,10 @@ type Store struct {
 	wmu    sync.Mutex
 	insert *sql.Stmt // one alert, ignored if its ID is known
 	get    *sql.Stmt // one alert by ID
+	count  *sql.Stmt // the number of FTS matches, up to a limit
+	// maxIndexMatches is the most alerts a text search reads from the
+	// trigram index; above it, Query scans in time order instead.
+	maxIndexMatches int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -53,7 +57,7 @@ func New(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, maxIndexMatches: maxIndexMatches}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
@@ -75,6 +79,10 @@ func (s *Store) init(ctx context.Context) error {
 	s.get, err = s.db.PrepareContext(ctx, `SELECT `+recordColumns+` FROM alerts WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("prepare get: %w", err)
+	}
+	s.count, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM alerts_fts WHERE alerts_fts MATCH ? LIMIT ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare count: %w", err)
 	}
 	return nil
 }
@@ -126,6 +134,7 @@ func migrateOne(ctx context.Context, db *sql.DB, version int, name string) error
 func (s *Store) Close() error {
 	s.insert.Close()
 	s.get.Close()
+	s.count.Close()
 	return s.db.Close()
 }
 
@@ -287,18 +296,37 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		statuses[i] = string(st)
 	}
 	in("status", statuses)
-	var match []string
+	var indexed []string
 	for _, w := range q.Words() {
-		if len([]rune(w)) < 3 { // too short for a trigram
-			where = append(where, `message LIKE ? ESCAPE '\'`)
-			args = append(args, store.LikePattern(w))
+		if len([]rune(w)) >= 3 { // long enough for a trigram
+			indexed = append(indexed, w)
 			continue
 		}
-		match = append(match, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+		where = append(where, `message LIKE ? ESCAPE '\'`)
+		args = append(args, store.LikePattern(w))
 	}
-	if len(match) > 0 {
-		where = append(where, "seq IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)")
-		args = append(args, strings.Join(match, " AND "))
+	if len(indexed) > 0 {
+		match := make([]string, len(indexed))
+		for i, w := range indexed {
+			match[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+		}
+		m := strings.Join(match, " AND ")
+		// The index yields every match before the newest can be picked,
+		// so for words in many alerts, scanning newest first with LIKE
+		// stops sooner.
+		n, err := s.matches(ctx, m)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("query alerts: %w", err)
+		}
+		if n <= s.maxIndexMatches {
+			where = append(where, "seq IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)")
+			args = append(args, m)
+		} else {
+			for _, w := range indexed {
+				where = append(where, `message LIKE ? ESCAPE '\'`)
+				args = append(args, store.LikePattern(w))
+			}
+		}
 	}
 	if q.Cursor != "" {
 		c, err := store.ParseCursor(q.Cursor)
@@ -339,6 +367,17 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("query alerts: %w", err)
 	}
 	return p, nil
+}
+
+// maxIndexMatches is the default Store.maxIndexMatches.
+const maxIndexMatches = 5000
+
+// matches returns how many alerts match the FTS query m, counting no
+// further than s.maxIndexMatches+1.
+func (s *Store) matches(ctx context.Context, m string) (int64, error) {
+	var n int64
+	err := s.count.QueryRowContext(ctx, m, s.maxIndexMatches+1).Scan(&n)
+	return n, err
 }
 
 // SetStatus implements store.Store.

@@ -29,6 +29,16 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
 }
 
+// TestConformanceScan runs the suite with text searches that always scan
+// in time order rather than read the trigram index.
+func TestConformanceScan(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := newStore(t)
+		s.maxIndexMatches = -1
+		return s
+	})
+}
+
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "alerts.db")
