@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vigilsec/vigil/internal/journal"
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/store/storetest"
 )
@@ -138,4 +139,25 @@ func TestBadURL(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("New(bad URL) = %v; want an error without the password", err)
 	}
+}
+
+// BenchmarkPostgresAdd measures inserts in batches of 100.
+func BenchmarkPostgresAdd(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	const batch = 100
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		as := make([]journal.Alert, batch)
+		for i := range as {
+			as[i] = storetest.BenchAlert(n, start.Add(time.Duration(n)*time.Millisecond))
+			n++
+		}
+		if err := s.Add(ctx, as); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "alerts/s")
 }

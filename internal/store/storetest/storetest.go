@@ -616,3 +616,17 @@ func testConcurrentAdd(t *testing.T, s store.Store) {
 		t.Errorf("Query found %d alerts, want %d", len(got), want)
 	}
 }
+
+// BenchAlert returns the i-th alert of a benchmark: realistic sizes (a
+// ~1.3 KB event, a ~100-byte message), varied users, namespaces, rules,
+// clusters and priorities.
+func BenchAlert(i int, t time.Time) journal.Alert {
+	users := []string{"alice", "bob", "system:serviceaccount:kube-system:replicaset-controller", "carol", "dave"}
+	ns := []string{"default", "prod", "dev", "kube-system"}
+	rules := []string{"Read Secret", "Create Privileged Pod", "Exec Into Pod", "Delete Namespace", "Anonymous Request", "ClusterRole Wildcard"}
+	u, n, r := users[i%len(users)], ns[i%len(ns)], rules[i%len(rules)]
+	ev := fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"%08x-1d2f-4a5b-9c8d-0123456789ab","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/%s/secrets/db-password-%d","verb":"get","user":{"username":%q,"uid":"8d1c5e8a-2f7e-4c1b-a3f0-9b7f6e5d4c3b","groups":["system:authenticated","developers"]},"sourceIPs":["10.23.2.45"],"userAgent":"kubectl/v1.31.0 (linux/amd64) kubernetes/abc1234","objectRef":{"resource":"secrets","namespace":%q,"name":"db-password-%d","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"responseObject":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db-password-%d","namespace":%q,"uid":"0f6c1e7a-5b9d-4e3f-8a2c-1d0e9f8b7a6c","resourceVersion":"123456","creationTimestamp":"2026-01-01T00:00:00Z"},"data":{"password":"<redacted>","username":"<redacted>"},"type":"Opaque"},"requestReceivedTimestamp":"2026-03-01T12:00:00.000000Z","stageTimestamp":"2026-03-01T12:00:00.001000Z","annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by RoleBinding \"read-secrets/%s\" of Role \"read-secrets\" to User \"%s\""}}`,
+		i, n, i, u, n, i, i, n, n, u)
+	msg := fmt.Sprintf("%s: user=%s verb=get resource=secrets name=db-password-%d namespace=%s (request %d)", r, u, i, n, i)
+	return Alert(fmt.Sprintf("%032x%04x", i, 0), t, r, alert.Priority(i%8), fmt.Sprintf("cluster-%d", i%3), msg, []string{"k8s", "secrets", "mitre_credential_access"}, json.RawMessage(ev))
+}
