@@ -33,6 +33,9 @@ import (
 	"github.com/vigilsec/vigil/internal/metrics"
 	"github.com/vigilsec/vigil/internal/output"
 	"github.com/vigilsec/vigil/internal/pipeline"
+	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/store/postgres"
+	"github.com/vigilsec/vigil/internal/store/sqlite"
 	"github.com/vigilsec/vigil/internal/tail"
 	"github.com/vigilsec/vigil/internal/wal"
 )
@@ -83,6 +86,7 @@ type App struct {
 	ingest  *ingest.Server
 	eval    *pipeline.Evaluator
 	outputs *output.Dispatcher
+	store   store.Store // nil with driver none
 	tails   []*tail.Tailer
 	tailFor []config.Tail
 
@@ -101,6 +105,10 @@ type App struct {
 	evalErr                                     atomic.Pointer[error]
 
 	closers []func() error // LIFO
+
+	statsMu sync.Mutex
+	stats   store.Stats
+	statsAt time.Time
 }
 
 // New opens the data directory and everything in it, and compiles the
@@ -194,10 +202,31 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	// The store: an output like the others, so that it never holds
+	// evaluation back and gets every alert exactly once (Add is
+	// idempotent by ID).
+	if a.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if a.store != nil {
+		a.closers = append(a.closers, a.store.Close)
+		a.metrics.GaugeFunc("vigil_store_alerts", "Alerts in the store.", func() float64 { return float64(a.storeStats().Count) })
+		a.metrics.GaugeFunc("vigil_store_bytes", "Size of the alerts in the store.", func() float64 { return float64(a.storeStats().Bytes) })
+		a.metrics.GaugeFunc("vigil_store_oldest_timestamp_seconds", "Event time of the oldest alert in the store.", func() float64 {
+			if t := a.storeStats().Oldest; !t.IsZero() {
+				return float64(t.UnixNano()) / 1e9
+			}
+			return 0
+		})
+	}
+
 	// Outputs.
 	outs, err := a.buildOutputs(o)
 	if err != nil {
 		return nil, err
+	}
+	if a.store != nil {
+		outs = append(outs, output.Output{Name: "store", Sink: output.NewStore(a.store), MinPriority: alert.PriorityDebug, MaxBatch: 500})
 	}
 	a.outputs, err = output.New(output.Options{Journal: a.journal, JournalSeg: journalSegment, SpoolLimit: int64(cfg.OutputSpool),
 		Dir:     filepath.Join(cfg.DataDir, "outputs"),
@@ -450,6 +479,9 @@ func (a *App) Start() error {
 	if a.cfg.Rules.Watch && len(a.cfg.Rules.Files) > 0 {
 		a.bgWG.Go(func() { a.watchRules(bgCtx) })
 	}
+	if a.store != nil {
+		a.bgWG.Go(func() { a.retain(bgCtx) })
+	}
 
 	go func() {
 		var err error
@@ -472,6 +504,66 @@ func (a *App) Start() error {
 		"admission", a.cfg.Admission.Enabled, "admission_mode", a.cfg.Admission.Mode, "tails", len(a.tails))
 	return nil
 }
+
+// openStore opens the configured store, or returns nil for driver none.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "none":
+		return nil, nil
+	case "postgres":
+		s, err := postgres.New(ctx, string(cfg.Store.URL))
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		return s, nil
+	}
+	path := cfg.Store.Path
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "alerts.db")
+	}
+	s, err := sqlite.New(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return s, nil
+}
+
+// storeStats returns the store's figures, read at most every 10s (a
+// PostgreSQL store may be slow to count).
+func (a *App) storeStats() store.Stats {
+	a.statsMu.Lock()
+	defer a.statsMu.Unlock()
+	if time.Since(a.statsAt) > 10*time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if st, err := a.store.Stats(ctx); err == nil {
+			a.stats, a.statsAt = st, time.Now()
+		}
+	}
+	return a.stats
+}
+
+// retain enforces the store's retention every minute.
+func (a *App) retain(ctx context.Context) {
+	r := store.Retention{MaxAge: time.Duration(a.cfg.Store.Retention), MaxBytes: int64(a.cfg.Store.MaxBytes)}
+	for {
+		n, err := a.store.Retain(ctx, r)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("store retention", "err", err)
+		case n > 0:
+			a.log.Info("store retention deleted old alerts", "alerts", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
+		}
+	}
+}
+
+// Store returns the alert store (nil with driver none).
+func (a *App) Store() store.Store { return a.store }
 
 // Addr returns the listening address.
 func (a *App) Addr() string { return a.ln.Addr().String() }

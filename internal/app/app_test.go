@@ -20,6 +20,7 @@ import (
 	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/journal"
 	"github.com/vigilsec/vigil/internal/output"
+	"github.com/vigilsec/vigil/internal/store"
 )
 
 const (
@@ -231,6 +232,25 @@ func TestServeCapturedEventLists(t *testing.T) {
 	}
 	if ev, _ := s.app.Evaluated(); int(ev) != total {
 		t.Errorf("evaluated %d events, accepted %d", ev, total)
+	}
+	// The same alerts are in the store, with their events.
+	var stored []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		page, err := s.app.Store().Query(context.Background(), store.Query{Clusters: []string{testCluster}, Limit: store.MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = stored[:0]
+		for _, r := range page.Alerts {
+			stored = append(stored, r.AuditID+" "+r.Alert.Alert.Rule)
+		}
+		if len(stored) >= len(want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	slices.Sort(stored)
+	if !slices.Equal(stored, want) {
+		t.Errorf("stored alerts:\n got %q\nwant %q", stored, want)
 	}
 	m := scrape(t, s)
 	for _, want := range []string{

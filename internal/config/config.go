@@ -188,6 +188,7 @@ type Config struct {
 	Admission Admission `yaml:"admission"` // the admission webhook
 	Tail      []Tail    `yaml:"tail"`      // audit log files to follow
 	Outputs   []Output  `yaml:"outputs"`   // where alerts go
+	Store     Store     `yaml:"store"`     // where alerts are kept for the API and UI
 	// OutputSpool bounds the undelivered alerts outputs may hold back in
 	// the alert journal (default 768MiB); past it, the outputs furthest
 	// behind drop their oldest alerts, counted.
@@ -347,6 +348,19 @@ func (o *Output) Chat() *ChatOutput {
 	return c
 }
 
+// Store configures the alert store.
+type Store struct {
+	// Driver is sqlite (default: a file in the data directory, no setup),
+	// postgres (several replicas share one store) or none.
+	Driver string `yaml:"driver"`
+	Path   string `yaml:"path"` // sqlite: the database file; default <data_dir>/alerts.db
+	// URL is the PostgreSQL connection URL (postgres://user@host/db); it
+	// may hold a password, so it never prints.
+	URL       Secret   `yaml:"url"`
+	Retention Duration `yaml:"retention"` // keep alerts this long, by event time (default 720h: 30 days)
+	MaxBytes  Size     `yaml:"max_bytes"` // and at most this much (default 10GiB)
+}
+
 // Throttle collapses identical alerts: the first is sent, the repeats
 // within Window are counted, and one summary alert with the count follows
 // when the window closes. Identical means the same rule and the same
@@ -388,6 +402,7 @@ func Default() Config {
 		Outputs:     []Output{{Name: "stdout", Type: "stdout", Format: "json"}},
 		Shutdown:    Duration(30 * time.Second),
 		OutputSpool: 768 << 20,
+		Store:       Store{Driver: "sqlite", Retention: Duration(720 * time.Hour), MaxBytes: 10 << 30},
 	}
 }
 
@@ -662,6 +677,7 @@ func (c *Config) resolvePaths(dir string) {
 		}
 	}
 	abs(&c.DataDir)
+	abs(&c.Store.Path)
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.TLS.ClientCAFile)
@@ -1005,6 +1021,24 @@ func (c *Config) Validate() error {
 
 	if c.Shutdown <= 0 {
 		bad("shutdown", "must be positive")
+	}
+	switch c.Store.Driver {
+	case "sqlite", "none":
+		if c.Store.URL != "" {
+			bad("store.url", "only the postgres driver uses a url")
+		}
+	case "postgres":
+		if c.Store.URL == "" {
+			bad("store.url", "the postgres driver needs a url (postgres://user@host:5432/db)")
+		}
+	default:
+		bad("store.driver", "%q: expected sqlite, postgres or none", c.Store.Driver)
+	}
+	if c.Store.Retention < 0 {
+		bad("store.retention", "must not be negative")
+	}
+	if c.Store.MaxBytes < 0 {
+		bad("store.max_bytes", "must not be negative")
 	}
 	if c.OutputSpool < 64<<20 || c.OutputSpool > 1<<40 {
 		bad("output_spool_bytes", "%d must be between 64MiB and 1TiB", c.OutputSpool)
