@@ -189,6 +189,8 @@ type Config struct {
 	Tail      []Tail    `yaml:"tail"`      // audit log files to follow
 	Outputs   []Output  `yaml:"outputs"`   // where alerts go
 	Store     Store     `yaml:"store"`     // where alerts are kept for the API and UI
+	API       API       `yaml:"api"`       // the HTTP API and web UI, and their users
+	Enrich    Enrich    `yaml:"enrich"`    // where source IPs are
 	// OutputSpool bounds the undelivered alerts outputs may hold back in
 	// the alert journal (default 768MiB); past it, the outputs furthest
 	// behind drop their oldest alerts, counted.
@@ -403,6 +405,7 @@ func Default() Config {
 		Shutdown:    Duration(30 * time.Second),
 		OutputSpool: 768 << 20,
 		Store:       Store{Driver: "sqlite", Retention: Duration(720 * time.Hour), MaxBytes: 10 << 30},
+		API:         API{Enabled: true, SessionTTL: Duration(12 * time.Hour)},
 	}
 }
 
@@ -678,6 +681,15 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	abs(&c.DataDir)
 	abs(&c.Store.Path)
+	abs(&c.API.SessionKeyFile)
+	for i := range c.API.Users {
+		abs(&c.API.Users[i].PasswordHashFile)
+	}
+	for i := range c.API.Tokens {
+		abs(&c.API.Tokens[i].TokenFile)
+	}
+	abs(&c.Enrich.GeoIPCityDB)
+	abs(&c.Enrich.GeoIPASNDB)
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.TLS.ClientCAFile)
@@ -1040,6 +1052,7 @@ func (c *Config) Validate() error {
 	if c.Store.MaxBytes < 0 {
 		bad("store.max_bytes", "must not be negative")
 	}
+	c.validateAPI(bad)
 	if c.OutputSpool < 64<<20 || c.OutputSpool > 1<<40 {
 		bad("output_spool_bytes", "%d must be between 64MiB and 1TiB", c.OutputSpool)
 	}
