@@ -44,21 +44,31 @@ func NeedsToken(a config.Auth) bool {
 // cluster DefaultCluster with token_file set to path.
 func EnsureToken(dir string) (path string, created bool, err error) {
 	path = filepath.Join(dir, TokenFileName)
+	created, err = EnsureSecretFile(path)
+	return path, created, err
+}
+
+// EnsureSecretFile makes path hold a random secret (32 bytes,
+// base64url-encoded, one line, mode 0600) unless it already holds a valid
+// one, with EnsureToken's guarantees, and says whether it created it.
+// Read the secret with ReadTokenFile.
+func EnsureSecretFile(path string) (created bool, err error) {
+	dir := filepath.Dir(path)
 	if _, err := readTokenFile(path, nil); err == nil {
-		return path, false, nil
+		return false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, err
+		return false, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", false, fmt.Errorf("create token directory: %w", err)
+		return false, fmt.Errorf("create token directory: %w", err)
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return "", false, fmt.Errorf("generate token: %w", err)
+		return false, fmt.Errorf("generate token: %w", err)
 	}
 	f, err := os.CreateTemp(dir, ".token-*") // mode 0600
 	if err != nil {
-		return "", false, fmt.Errorf("create token file: %w", err)
+		return false, fmt.Errorf("create token file: %w", err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
@@ -70,24 +80,28 @@ func EnsureToken(dir string) (path string, created bool, err error) {
 		err = cerr
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("write token file %s: %w", tmp, err)
+		return false, fmt.Errorf("write token file %s: %w", tmp, err)
 	}
 	// Link, unlike rename, never replaces a file that another process
 	// created meanwhile.
 	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
 		if _, err := readTokenFile(path, nil); err != nil {
-			return "", false, err
+			return false, err
 		}
-		return path, false, nil
+		return false, nil
 	} else if err != nil {
-		return "", false, fmt.Errorf("create token file: %w", err)
+		return false, fmt.Errorf("create token file: %w", err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // make the new name durable; best effort
 		d.Close()
 	}
-	return path, true, nil
+	return true, nil
 }
+
+// ReadTokenFile reads the token or secret in path, trimmed of surrounding
+// white space; its errors name the file, never its content.
+func ReadTokenFile(path string) (string, error) { return readTokenFile(path, nil) }
 
 // readTokenFile reads the token in path, trimmed of surrounding white
 // space. Its errors name the file, never its content. If logger is not nil

@@ -57,6 +57,7 @@ var allowed = map[string][]string{
 	"internal/journal":      {"internal/alert", "internal/wal"},
 	"internal/config":       {"internal/alert", "go.yaml.in/yaml/v3"},
 	"internal/auth":         {"internal/config"},
+	"internal/access":       {"internal/auth", "internal/config", "golang.org/x/crypto/bcrypt"},
 	"internal/store":        {"internal/alert", "internal/journal"},
 	"internal/store/sqlite": {"internal/store", "internal/journal", "modernc.org/sqlite"},
 	"internal/store/postgres": {"internal/store", "internal/journal", "github.com/jackc/pgx/v5",
