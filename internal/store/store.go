@@ -43,12 +43,23 @@ type Store interface {
 	// Get returns the alert with the given ID, or ErrNotFound.
 	Get(ctx context.Context, id string) (Record, error)
 	// Query returns one page of the alerts that match q, newest event time
-	// first (ties broken by ID, descending). It returns ErrBadCursor for a
-	// cursor it did not issue.
+	// first (ties broken by ID, descending), or oldest first if q.Oldest.
+	// It returns ErrBadCursor for a cursor it did not issue, or issued for
+	// the other order.
 	Query(ctx context.Context, q Query) (Page, error)
 	// SetStatus replaces the triage state of the alert id. It returns
 	// ErrNotFound if no alert has that ID, ErrBadStatus for an unknown status.
 	SetStatus(ctx context.Context, id string, t Triage) error
+	// Comment appends a comment to the alert id, or returns ErrNotFound.
+	Comment(ctx context.Context, id string, c Comment) error
+	// Comments returns the comments of the alert id, oldest first (none,
+	// and no error, for an unknown ID).
+	Comments(ctx context.Context, id string) ([]Comment, error)
+	// Summarize counts the alerts that match q (its Cursor, Limit and
+	// Oldest ignored) per time bucket and per priority, and ranks the most
+	// frequent rules, users, namespaces and clusters among them. It returns
+	// ErrBadSummary for options out of range.
+	Summarize(ctx context.Context, q Query, o SummaryOptions) (Summary, error)
 	// Stats reports the number and size of stored alerts.
 	Stats(ctx context.Context) (Stats, error)
 	// Retain deletes the alerts older than r.MaxAge, then the oldest alerts
@@ -83,6 +94,47 @@ type Triage struct {
 	Updated  time.Time `json:"updated,omitzero"`   // when it last changed; set by the caller
 }
 
+// Comment is a responder's remark on an alert.
+type Comment struct {
+	Author string    `json:"author"`
+	Text   string    `json:"text"`
+	Time   time.Time `json:"time"` // set by the caller
+}
+
+// SummaryOptions shapes a Summarize.
+type SummaryOptions struct {
+	// Bucket is the width of the time buckets (at least a second). Buckets
+	// start at multiples of Bucket since the Unix epoch, UTC.
+	Bucket time.Duration
+	// Top is how many entries each ranking keeps (0 means 10).
+	Top int
+}
+
+// Summary is what Summarize counted.
+type Summary struct {
+	Total   int64    `json:"total"`
+	Buckets []Bucket `json:"buckets"` // non-empty buckets, in time order
+	// Top ranks each dimension's most frequent values, most frequent first
+	// (ties by value, ascending). Keys: rule, user, namespace, cluster.
+	Top map[string][]Count `json:"top"`
+}
+
+// Bucket counts the alerts whose event time falls in [Start, Start+Bucket).
+type Bucket struct {
+	Start      time.Time        `json:"start"`
+	Count      int64            `json:"count"`
+	ByPriority map[string]int64 `json:"by_priority"` // keyed by priority name, e.g. "Critical"
+}
+
+// Count is one entry of a ranking.
+type Count struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// TopDimensions are the keys of Summary.Top.
+var TopDimensions = []string{"rule", "user", "namespace", "cluster"}
+
 // Record is a stored alert with its triage state.
 type Record struct {
 	journal.Alert
@@ -103,6 +155,10 @@ type Query struct {
 	Verb        string          // the event's verb
 	Resource    string          // the event's objectRef.resource
 	Statuses    []Status        // any of these triage statuses
+	SourceIP    string          // one of the event's sourceIPs
+	// Oldest pages oldest event time first (ties by ID, ascending) instead
+	// of newest first.
+	Oldest bool
 	// Text keeps the alerts whose message contains every
 	// whitespace-separated word of Text, ignoring ASCII case.
 	Text   string
@@ -181,9 +237,10 @@ type Row struct {
 	Namespace string
 	Verb      string
 	Resource  string
-	Data      []byte // JSON of the journal.Alert without Event
-	Event     []byte // the redacted event as received
-	Size      int64  // len(Data) + len(Event)
+	SourceIPs []string // the event's sourceIPs
+	Data      []byte   // JSON of the journal.Alert without Event
+	Event     []byte   // the redacted event as received
+	Size      int64    // len(Data) + len(Event)
 }
 
 // NewRow builds the Row of a.
@@ -206,7 +263,7 @@ func NewRow(a *journal.Alert) (Row, error) {
 		Event:    a.Event,
 		Size:     int64(len(data) + len(a.Event)),
 	}
-	r.User, r.Namespace, r.Verb, r.Resource = eventKeys(a)
+	r.User, r.Namespace, r.Verb, r.Resource, r.SourceIPs = eventKeys(a)
 	return r, nil
 }
 
@@ -233,9 +290,9 @@ func DecodeRecord(data, event []byte, t Triage) (Record, error) {
 	return rec, nil
 }
 
-// eventKeys returns the user, namespace, verb and resource of a's event,
-// or, when the event was omitted, of its output fields.
-func eventKeys(a *journal.Alert) (user, ns, verb, res string) {
+// eventKeys returns the user, namespace, verb, resource and source IPs of
+// a's event, or, when the event was omitted, of its output fields.
+func eventKeys(a *journal.Alert) (user, ns, verb, res string, ips []string) {
 	var ev struct {
 		User struct {
 			Username string `json:"username"`
@@ -245,9 +302,14 @@ func eventKeys(a *journal.Alert) (user, ns, verb, res string) {
 			Namespace string `json:"namespace"`
 			Resource  string `json:"resource"`
 		} `json:"objectRef"`
+		SourceIPs json.RawMessage `json:"sourceIPs"`
 	}
 	if len(a.Event) > 0 && json.Unmarshal(a.Event, &ev) == nil {
-		return ev.User.Username, ev.ObjectRef.Namespace, ev.Verb, ev.ObjectRef.Resource
+		// Leniently: a malformed sourceIPs loses only the source IPs.
+		if json.Unmarshal(ev.SourceIPs, &ips) != nil {
+			ips = nil
+		}
+		return ev.User.Username, ev.ObjectRef.Namespace, ev.Verb, ev.ObjectRef.Resource, ips
 	}
 	for _, f := range a.Alert.Fields {
 		if f.Missing || len(f.Values) == 0 {
@@ -262,20 +324,27 @@ func eventKeys(a *journal.Alert) (user, ns, verb, res string) {
 			verb = f.Values[0]
 		case "ka.target.resource":
 			res = f.Values[0]
+		case "ka.sourceips":
+			ips = f.Values
 		}
 	}
-	return user, ns, verb, res
+	return user, ns, verb, res, ips
 }
 
-// Cursor is a position in the newest-first order: the last alert of a page.
+// Cursor is a position in a Query's order: the last alert of a page.
 type Cursor struct {
-	Time int64
-	ID   string
+	Time   int64
+	ID     string
+	Oldest bool // the position is in the oldest-first order
 }
 
 // Encode returns c as an opaque string.
 func (c Cursor) Encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Time, 10) + "/" + c.ID))
+	s := strconv.FormatInt(c.Time, 10) + "/" + c.ID
+	if c.Oldest {
+		s = "^" + s
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
 // ParseCursor decodes a string Encode returned.
@@ -284,16 +353,105 @@ func ParseCursor(s string) (Cursor, error) {
 	if err != nil {
 		return Cursor{}, ErrBadCursor
 	}
-	ts, id, ok := strings.Cut(string(b), "/")
+	var c Cursor
+	rest, oldest := strings.CutPrefix(string(b), "^")
+	c.Oldest = oldest
+	ts, id, ok := strings.Cut(rest, "/")
 	if !ok || id == "" {
 		return Cursor{}, ErrBadCursor
 	}
-	t, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
+	c.Time, err = strconv.ParseInt(ts, 10, 64)
+	if err != nil || ts[0] == '+' {
 		return Cursor{}, ErrBadCursor
 	}
-	return Cursor{Time: t, ID: id}, nil
+	c.ID = id
+	return c, nil
 }
+
+// After returns the position q's page starts after: nil for the first
+// page, ErrBadCursor for a cursor that Encode did not make or that a query
+// in the other order returned.
+func (q *Query) After() (*Cursor, error) {
+	if q.Cursor == "" {
+		return nil, nil
+	}
+	c, err := ParseCursor(q.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	if c.Oldest != q.Oldest {
+		return nil, fmt.Errorf("%w: it pages the other order", ErrBadCursor)
+	}
+	return &c, nil
+}
+
+// Summary options.
+const (
+	DefaultTop = 10   // SummaryOptions.Top when zero
+	MaxTop     = 1000 // the largest SummaryOptions.Top
+)
+
+// ErrBadSummary says SummaryOptions are out of range.
+var ErrBadSummary = errors.New("invalid summary options")
+
+// Check validates o and returns its bucket width in nanoseconds and its
+// ranking length.
+func (o *SummaryOptions) Check() (bucket int64, top int, err error) {
+	if o.Bucket < time.Second {
+		return 0, 0, fmt.Errorf("%w: bucket %v is shorter than a second", ErrBadSummary, o.Bucket)
+	}
+	switch {
+	case o.Top < 0:
+		return 0, 0, fmt.Errorf("%w: negative top %d", ErrBadSummary, o.Top)
+	case o.Top == 0:
+		top = DefaultTop
+	default:
+		top = min(o.Top, MaxTop)
+	}
+	return int64(o.Bucket), top, nil
+}
+
+// SummaryBuilder assembles a Summary from grouped counts.
+type SummaryBuilder struct {
+	bucket int64
+	s      Summary
+	idx    map[int64]int // bucket number → index in s.Buckets
+}
+
+// NewSummaryBuilder starts a Summary of buckets bucket nanoseconds wide.
+func NewSummaryBuilder(bucket int64) *SummaryBuilder {
+	b := &SummaryBuilder{bucket: bucket, idx: map[int64]int{}}
+	b.s.Buckets = []Bucket{}
+	b.s.Top = make(map[string][]Count, len(TopDimensions))
+	for _, d := range TopDimensions {
+		b.s.Top[d] = []Count{}
+	}
+	return b
+}
+
+// AddBucket counts n alerts of priority p in bucket number k (the bucket
+// starting k*bucket ns after the epoch). Buckets must come in order of k.
+func (b *SummaryBuilder) AddBucket(k int64, p int, n int64) {
+	i, ok := b.idx[k]
+	if !ok {
+		i = len(b.s.Buckets)
+		b.idx[k] = i
+		b.s.Buckets = append(b.s.Buckets, Bucket{Start: time.Unix(0, k*b.bucket).UTC(), ByPriority: map[string]int64{}})
+	}
+	bk := &b.s.Buckets[i]
+	bk.Count += n
+	bk.ByPriority[alert.Priority(p).String()] += n
+	b.s.Total += n
+}
+
+// AddTop appends value, counted n times, to the ranking of dimension dim.
+// Entries must come in ranking order.
+func (b *SummaryBuilder) AddTop(dim, value string, n int64) {
+	b.s.Top[dim] = append(b.s.Top[dim], Count{Value: value, Count: n})
+}
+
+// Summary returns what was added.
+func (b *SummaryBuilder) Summary() Summary { return b.s }
 
 // LikePattern returns the LIKE pattern (escape character '\') that matches
 // strings containing w.

@@ -102,8 +102,8 @@ func (s *Store) Close() error {
 }
 
 const insertSQL = `INSERT INTO alerts
-	(id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, size, data, event)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	(id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, source_ips, size, data, event)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 	ON CONFLICT (id) DO NOTHING RETURNING size`
 
 // Add implements store.Store: one transaction, the inserts pipelined in one
@@ -132,8 +132,12 @@ func (s *Store) Add(ctx context.Context, alerts []journal.Alert) error {
 			if tags == nil {
 				tags = []string{}
 			}
+			ips := r.SourceIPs
+			if ips == nil {
+				ips = []string{}
+			}
 			b.Queue(insertSQL, r.ID, r.Time, r.Priority, r.Rule, r.Cluster, tags, r.Message,
-				r.User, r.Namespace, r.Verb, r.Resource, r.Size, r.Data, r.Event)
+				r.User, r.Namespace, r.Verb, r.Resource, ips, r.Size, r.Data, r.Event)
 		}
 		res := tx.SendBatch(ctx, &b)
 		var count, bytes int64
@@ -204,16 +208,11 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	return rec, nil
 }
 
-// Query implements store.Store.
-func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+// filter returns the WHERE conditions (joined by AND) that select the
+// alerts q matches, ignoring its cursor; arg adds an argument and returns
+// its placeholder.
+func filter(q *store.Query, arg func(any) string) []string {
+	var where []string
 	if !q.Since.IsZero() {
 		where = append(where, "time >= "+arg(q.Since.UnixNano()))
 	}
@@ -237,6 +236,9 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 			where = append(where, f.col+" = "+arg(f.v))
 		}
 	}
+	if q.SourceIP != "" {
+		where = append(where, "source_ips @> ARRAY["+arg(q.SourceIP)+"::text]")
+	}
 	if len(q.Statuses) > 0 {
 		st := make([]string, len(q.Statuses))
 		for i, s := range q.Statuses {
@@ -247,19 +249,38 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	for _, w := range q.Words() {
 		where = append(where, "message ILIKE "+arg(store.LikePattern(w))+` ESCAPE '\'`)
 	}
-	if q.Cursor != "" {
-		c, err := store.ParseCursor(q.Cursor)
-		if err != nil {
-			return store.Page{}, err
+	return where
+}
+
+// Query implements store.Store.
+func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
+	after, err := q.After()
+	if err != nil {
+		return store.Page{}, err
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := filter(&q, arg)
+	order := " ORDER BY time DESC, id DESC"
+	if q.Oldest {
+		order = " ORDER BY time, id"
+	}
+	if after != nil {
+		op := "<"
+		if q.Oldest {
+			op = ">"
 		}
-		where = append(where, "(time, id) < ("+arg(c.Time)+", "+arg(c.ID)+")")
+		where = append(where, "(time, id) "+op+" ("+arg(after.Time)+", "+arg(after.ID)+")")
 	}
 	limit := q.PageLimit()
 	query := "SELECT " + recordColumns + " FROM alerts"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY time DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	query += order + " LIMIT " + strconv.Itoa(limit+1)
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("query alerts: %w", err)
@@ -271,6 +292,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	)
 	for rows.Next() {
 		if len(p.Alerts) == limit {
+			last.Oldest = q.Oldest
 			p.Next = last.Encode()
 			break
 		}
@@ -286,6 +308,130 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("query alerts: %w", err)
 	}
 	return p, nil
+}
+
+// Comment implements store.Store.
+func (s *Store) Comment(ctx context.Context, id string, c store.Comment) error {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO comments (alert_id, author, text, time) SELECT id, $2, $3, $4 FROM alerts WHERE id = $1`,
+		id, c.Author, c.Text, unixNano(c.Time))
+	if err != nil {
+		return fmt.Errorf("comment on %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("comment on %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Comments implements store.Store.
+func (s *Store) Comments(ctx context.Context, id string) ([]store.Comment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT author, text, time FROM comments WHERE alert_id = $1 ORDER BY time, seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("comments of %q: %w", id, err)
+	}
+	defer rows.Close()
+	cs := []store.Comment{}
+	for rows.Next() {
+		var (
+			c  store.Comment
+			ns int64
+		)
+		if err := rows.Scan(&c.Author, &c.Text, &ns); err != nil {
+			return nil, fmt.Errorf("comments of %q: %w", id, err)
+		}
+		c.Time = fromUnixNano(ns)
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("comments of %q: %w", id, err)
+	}
+	return cs, nil
+}
+
+// unixNano returns t in Unix ns, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano is the inverse of unixNano, in UTC.
+func fromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// dimensions are the ranked dimensions, by grouping set number less one.
+var dimensions = [...]string{"rule", "user", "namespace", "cluster"}
+
+// Summarize implements store.Store: one scan of the matching alerts,
+// grouped by grouping sets, each ranking cut to its top in SQL.
+func (s *Store) Summarize(ctx context.Context, q store.Query, o store.SummaryOptions) (store.Summary, error) {
+	bucket, top, err := o.Check()
+	if err != nil {
+		return store.Summary{}, err
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := filter(&q, arg)
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	b := arg(bucket)
+	// g is the grouping set: 0 the buckets, 1 rule, 2 user, 3 namespace,
+	// 4 cluster; v the value of a ranked dimension. Floor division, so that
+	// buckets before the epoch start at multiples too.
+	query := `WITH g AS (
+		SELECT CASE WHEN GROUPING(k, priority) = 0 THEN 0 WHEN GROUPING(rule) = 0 THEN 1
+				WHEN GROUPING(user_name) = 0 THEN 2 WHEN GROUPING(namespace) = 0 THEN 3 ELSE 4 END AS g,
+			k, priority, coalesce(rule, user_name, namespace, cluster) COLLATE "C" AS v, count(*) AS n
+		FROM (SELECT time / ` + b + ` - (time % ` + b + ` < 0)::int AS k, priority, rule, user_name, namespace, cluster FROM alerts` + cond + `) m
+		GROUP BY GROUPING SETS ((k, priority), (rule), (user_name), (namespace), (cluster)))
+	SELECT g, k, priority, v, n FROM (
+		SELECT *, row_number() OVER (PARTITION BY g ORDER BY n DESC, v) AS r FROM g WHERE g > 0 AND v != '') t
+	WHERE r <= ` + arg(top) + `
+	UNION ALL SELECT g, k, priority, v, n FROM g WHERE g = 0
+	ORDER BY g, k, priority, n DESC, v`
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return store.Summary{}, fmt.Errorf("summarize: %w", err)
+	}
+	defer rows.Close()
+	sum := store.NewSummaryBuilder(bucket)
+	for rows.Next() {
+		var (
+			g    int
+			k    *int64
+			prio *int16
+			v    *string
+			n    int64
+		)
+		if err := rows.Scan(&g, &k, &prio, &v, &n); err != nil {
+			return store.Summary{}, fmt.Errorf("summarize: %w", err)
+		}
+		if g == 0 {
+			if k == nil || prio == nil {
+				return store.Summary{}, errors.New("summarize: bucket without a time or priority")
+			}
+			sum.AddBucket(*k, int(*prio), n)
+			continue
+		}
+		if v != nil {
+			sum.AddTop(dimensions[g-1], *v, n)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return store.Summary{}, fmt.Errorf("summarize: %w", err)
+	}
+	return sum.Summary(), nil
 }
 
 // SetStatus implements store.Store.

@@ -4,9 +4,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,6 +35,7 @@ type Store struct {
 	// which remains (busy_timeout) for other processes.
 	wmu    sync.Mutex
 	insert *sql.Stmt // one alert, ignored if its ID is known
+	addIP  *sql.Stmt // one source IP of an alert
 	get    *sql.Stmt // one alert by ID
 	count  *sql.Stmt // the number of FTS matches, up to a limit
 	// maxIndexMatches is the most alerts a text search reads from the
@@ -71,8 +74,12 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	var err error
 	s.insert, err = s.db.PrepareContext(ctx, `INSERT INTO alerts
-		(id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, size, data, event)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		(id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, source_ips, size, data, event)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
+	}
+	s.addIP, err = s.db.PrepareContext(ctx, `INSERT OR IGNORE INTO alert_ips (ip, time, seq) VALUES (?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
@@ -133,6 +140,7 @@ func migrateOne(ctx context.Context, db *sql.DB, version int, name string) error
 // Close implements store.Store.
 func (s *Store) Close() error {
 	s.insert.Close()
+	s.addIP.Close()
 	s.get.Close()
 	s.count.Close()
 	return s.db.Close()
@@ -151,6 +159,18 @@ func encodeTags(tags []string) string {
 	return b.String()
 }
 
+// encodeIPs returns the source_ips column: a JSON array, or nil for none.
+func encodeIPs(ips []string) any {
+	if len(ips) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(ips)
+	if err != nil { // strings always encode
+		panic(err)
+	}
+	return string(b)
+}
+
 // Add implements store.Store, in one transaction.
 func (s *Store) Add(ctx context.Context, alerts []journal.Alert) error {
 	if len(alerts) == 0 {
@@ -167,17 +187,36 @@ func (s *Store) Add(ctx context.Context, alerts []journal.Alert) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		ins := tx.StmtContext(ctx, s.insert)
 		defer ins.Close()
+		addIP := tx.StmtContext(ctx, s.addIP)
+		defer addIP.Close()
 		var count, bytes int64
 		for i := range rows {
 			r := &rows[i]
 			res, err := ins.ExecContext(ctx, r.ID, r.Time, r.Priority, r.Rule, r.Cluster, encodeTags(r.Tags), r.Message,
-				r.User, r.Namespace, r.Verb, r.Resource, r.Size, r.Data, r.Event)
+				r.User, r.Namespace, r.Verb, r.Resource, encodeIPs(r.SourceIPs), r.Size, r.Data, r.Event)
 			if err != nil {
 				return fmt.Errorf("insert alert %s: %w", r.ID, err)
 			}
-			if n, err := res.RowsAffected(); err == nil && n == 1 {
-				count++
-				bytes += r.Size
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("insert alert %s: %w", r.ID, err)
+			}
+			if n == 0 {
+				continue
+			}
+			count++
+			bytes += r.Size
+			if len(r.SourceIPs) == 0 {
+				continue
+			}
+			seq, err := res.LastInsertId()
+			if err != nil {
+				return fmt.Errorf("insert alert %s: %w", r.ID, err)
+			}
+			for _, ip := range r.SourceIPs {
+				if _, err := addIP.ExecContext(ctx, ip, r.Time, seq); err != nil {
+					return fmt.Errorf("insert source IP of alert %s: %w", r.ID, err)
+				}
 			}
 		}
 		return addTotals(ctx, tx, count, bytes)
@@ -248,8 +287,9 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	return rec, nil
 }
 
-// Query implements store.Store.
-func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
+// filter returns the WHERE conditions (joined by AND) and their arguments
+// that select the alerts q matches, ignoring its cursor.
+func (s *Store) filter(ctx context.Context, q *store.Query) ([]string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -291,6 +331,10 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	eq("namespace", q.Namespace)
 	eq("verb", q.Verb)
 	eq("resource", q.Resource)
+	if q.SourceIP != "" {
+		where = append(where, "seq IN (SELECT seq FROM alert_ips WHERE ip = ?)")
+		args = append(args, q.SourceIP)
+	}
 	statuses := make([]string, len(q.Statuses))
 	for i, st := range q.Statuses {
 		statuses[i] = string(st)
@@ -316,7 +360,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		// stops sooner.
 		n, err := s.matches(ctx, m)
 		if err != nil {
-			return store.Page{}, fmt.Errorf("query alerts: %w", err)
+			return nil, nil, err
 		}
 		if n <= s.maxIndexMatches {
 			where = append(where, "seq IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)")
@@ -328,20 +372,37 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 			}
 		}
 	}
-	if q.Cursor != "" {
-		c, err := store.ParseCursor(q.Cursor)
-		if err != nil {
-			return store.Page{}, err
+	return where, args, nil
+}
+
+// Query implements store.Store.
+func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
+	after, err := q.After()
+	if err != nil {
+		return store.Page{}, err
+	}
+	where, args, err := s.filter(ctx, &q)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("query alerts: %w", err)
+	}
+	order := " ORDER BY time DESC, id DESC"
+	if q.Oldest {
+		order = " ORDER BY time, id"
+	}
+	if after != nil {
+		if q.Oldest {
+			where = append(where, "(time, id) > (?, ?)")
+		} else {
+			where = append(where, "(time, id) < (?, ?)")
 		}
-		where = append(where, "(time, id) < (?, ?)")
-		args = append(args, c.Time, c.ID)
+		args = append(args, after.Time, after.ID)
 	}
 	limit := q.PageLimit()
 	query := "SELECT " + recordColumns + " FROM alerts"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY time DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	query += order + " LIMIT " + strconv.Itoa(limit+1)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("query alerts: %w", err)
@@ -353,6 +414,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	)
 	for rows.Next() {
 		if len(p.Alerts) == limit {
+			last.Oldest = q.Oldest
 			p.Next = last.Encode()
 			break
 		}
@@ -400,6 +462,130 @@ func (s *Store) SetStatus(ctx context.Context, id string, t store.Triage) error 
 		}
 		return nil
 	})
+}
+
+// Comment implements store.Store.
+func (s *Store) Comment(ctx context.Context, id string, c store.Comment) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO comments (alert, author, text, time) SELECT seq, ?, ?, ? FROM alerts WHERE id = ?`,
+			c.Author, c.Text, unixNano(c.Time), id)
+		if err != nil {
+			return fmt.Errorf("comment on %q: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return fmt.Errorf("comment on %q: %w", id, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// Comments implements store.Store.
+func (s *Store) Comments(ctx context.Context, id string) ([]store.Comment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT c.author, c.text, c.time FROM alerts a JOIN comments c ON c.alert = a.seq
+		WHERE a.id = ? ORDER BY c.time, c.seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("comments of %q: %w", id, err)
+	}
+	defer rows.Close()
+	cs := []store.Comment{}
+	for rows.Next() {
+		var (
+			c  store.Comment
+			ns int64
+		)
+		if err := rows.Scan(&c.Author, &c.Text, &ns); err != nil {
+			return nil, fmt.Errorf("comments of %q: %w", id, err)
+		}
+		c.Time = fromUnixNano(ns)
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("comments of %q: %w", id, err)
+	}
+	return cs, nil
+}
+
+// unixNano returns t in Unix ns, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano is the inverse of unixNano, in UTC.
+func fromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// Summarize implements store.Store: one scan of the matching alerts into a
+// temporary result that five GROUP BYs then count.
+func (s *Store) Summarize(ctx context.Context, q store.Query, o store.SummaryOptions) (store.Summary, error) {
+	bucket, top, err := o.Check()
+	if err != nil {
+		return store.Summary{}, err
+	}
+	where, args, err := s.filter(ctx, &q)
+	if err != nil {
+		return store.Summary{}, fmt.Errorf("summarize: %w", err)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	b := strconv.FormatInt(bucket, 10)
+	topN := strconv.Itoa(top)
+	var sb strings.Builder
+	// Floor division, so that buckets before the epoch start at multiples too.
+	sb.WriteString(`WITH m AS MATERIALIZED (SELECT time / ` + b + ` - (time % ` + b + ` < 0) AS k, priority, rule, user_name, namespace, cluster FROM alerts` + cond + `)
+		SELECT '', k, priority, count(*) FROM m GROUP BY k, priority`)
+	for _, d := range [...]struct{ name, col string }{{"rule", "rule"}, {"user", "user_name"}, {"namespace", "namespace"}, {"cluster", "cluster"}} {
+		sb.WriteString(` UNION ALL SELECT * FROM (SELECT '` + d.name + `', ` + d.col + `, 0, count(*) AS n FROM m WHERE ` + d.col + ` != '' GROUP BY ` + d.col + ` ORDER BY n DESC, ` + d.col + ` LIMIT ` + topN + `)`)
+	}
+	rows, err := s.db.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return store.Summary{}, fmt.Errorf("summarize: %w", err)
+	}
+	defer rows.Close()
+	type bucketCount struct {
+		k    int64
+		prio int
+		n    int64
+	}
+	var buckets []bucketCount
+	sum := store.NewSummaryBuilder(bucket)
+	for rows.Next() {
+		var (
+			dim  string
+			val  any
+			prio int
+			n    int64
+		)
+		if err := rows.Scan(&dim, &val, &prio, &n); err != nil {
+			return store.Summary{}, fmt.Errorf("summarize: %w", err)
+		}
+		if dim == "" {
+			k, ok := val.(int64)
+			if !ok {
+				return store.Summary{}, fmt.Errorf("summarize: bucket %v is not an integer", val)
+			}
+			buckets = append(buckets, bucketCount{k, prio, n})
+			continue
+		}
+		v, _ := val.(string)
+		sum.AddTop(dim, v, n)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Summary{}, fmt.Errorf("summarize: %w", err)
+	}
+	slices.SortFunc(buckets, func(a, b bucketCount) int { return cmp.Or(cmp.Compare(a.k, b.k), cmp.Compare(a.prio, b.prio)) })
+	for _, bc := range buckets {
+		sum.AddBucket(bc.k, bc.prio, bc.n)
+	}
+	return sum.Summary(), nil
 }
 
 // Stats implements store.Store.
