@@ -47,6 +47,10 @@ type Options struct {
 	Matching     Matching       // all (default) or first
 	MinPriority  alert.Priority // rules less severe than this are not enabled; zero value = PriorityEmergency, so callers set it (Default sets Debug)
 	AppendFields []string       // extra fields added to every alert's output_fields, like Falco's append_output
+	// Override enables (true) or disables (false) rules by name, over what
+	// the rules files say: the runtime switch of the API. MinPriority
+	// still applies.
+	Override map[string]bool
 	// NoIndex disables the rule index (see index.go), so that every enabled
 	// rule is evaluated for every event. Results are identical; it exists
 	// for tests and diagnosis.
@@ -65,8 +69,12 @@ type Rule struct {
 	Priority alert.Priority // severity
 	Source   string         // event source
 	Tags     []string       // sorted tags
-	Enabled  bool           // whether it runs (enabled in the file and severe enough)
+	Enabled  bool           // whether it runs (enabled in the file or by Override, and severe enough)
 	File     string         // file of its first definition
+	// InFile is whether the rules files enable it; Overridden says
+	// Options.Override decided instead.
+	InFile     bool
+	Overridden bool
 
 	cond evaluator
 	out  *template
@@ -164,8 +172,12 @@ func (c *compiler) rule(r *rules.Rule) *Rule {
 	if r.CheckOnly {
 		return nil // compiled for its diagnostics only
 	}
+	on, overridden := c.p.opts.Override[r.Name]
+	if !overridden {
+		on = r.Enabled
+	}
 	cr := &Rule{Name: r.Name, Desc: r.Desc, Priority: r.Priority, Source: r.Source, Tags: r.Tags, File: r.File,
-		Enabled: r.Enabled && r.Priority.AtLeast(c.p.opts.MinPriority), cond: ev, out: out}
+		InFile: r.Enabled, Overridden: overridden, Enabled: on && r.Priority.AtLeast(c.p.opts.MinPriority), cond: ev, out: out}
 	c.p.all = append(c.p.all, cr)
 	if cr.Enabled {
 		c.p.rules = append(c.p.rules, cr)

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/rules"
 )
@@ -231,5 +234,51 @@ func TestCheckOnlyRulesDoNotRun(t *testing.T) {
 	p, _ := Compile(set, DefaultOptions())
 	if len(p.Rules()) != 1 || len(p.Enabled()) != 1 || p.Rules()[0].Name != "good" {
 		t.Errorf("program rules: %d", len(p.Rules()))
+	}
+}
+
+// TestOverride checks the runtime switch: it beats the file either way,
+// and MinPriority still applies.
+func TestOverride(t *testing.T) {
+	src := `
+- rule: on in file
+  desc: d
+  condition: ka.verb exists
+  output: o
+  priority: WARNING
+  source: k8s_audit
+- rule: off in file
+  desc: d
+  condition: ka.verb exists
+  output: o
+  priority: WARNING
+  source: k8s_audit
+  enabled: false
+- rule: debug
+  desc: d
+  condition: ka.verb exists
+  output: o
+  priority: DEBUG
+  source: k8s_audit
+`
+	set, _ := rules.Load([]rules.Source{{Name: "r.yaml", Data: []byte(src)}}, rules.Options{})
+	opts := DefaultOptions()
+	opts.MinPriority = alert.PriorityInformational
+	opts.Override = map[string]bool{"on in file": false, "off in file": true, "debug": true}
+	p, _ := Compile(set, opts)
+	var got []string
+	for _, r := range p.Rules() {
+		got = append(got, fmt.Sprintf("%s enabled=%v infile=%v overridden=%v", r.Name, r.Enabled, r.InFile, r.Overridden))
+	}
+	want := []string{
+		"on in file enabled=false infile=true overridden=true",
+		"off in file enabled=true infile=false overridden=true",
+		"debug enabled=false infile=true overridden=true",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(p.Enabled()) != 1 || p.Enabled()[0].Name != "off in file" {
+		t.Errorf("enabled: %v", p.Enabled())
 	}
 }
