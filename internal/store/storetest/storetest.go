@@ -40,18 +40,29 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Stats", func(t *testing.T) { testStats(t, newStore(t)) })
 	t.Run("RetainAge", func(t *testing.T) { testRetainAge(t, newStore(t)) })
 	t.Run("RetainBytes", func(t *testing.T) { testRetainBytes(t, newStore(t)) })
+	t.Run("RetainSourceIPs", func(t *testing.T) { testRetainSourceIPs(t, newStore(t)) })
 	t.Run("Triage", func(t *testing.T) { testTriage(t, newStore(t)) })
 	t.Run("ConcurrentAdd", func(t *testing.T) { testConcurrentAdd(t, newStore(t)) })
+	t.Run("Comments", func(t *testing.T) { testComments(t, newStore(t)) })
+	t.Run("Summarize", func(t *testing.T) { testSummarize(t, newStore(t)) })
+	t.Run("SummarizeBeforeEpoch", func(t *testing.T) { testSummarizeBeforeEpoch(t, newStore(t)) })
+	t.Run("SummarizeGenerated", func(t *testing.T) { testSummarizeGenerated(t, newStore(t)) })
 }
 
 // event is a fixture's audit event.
 type event struct {
 	user, ns, verb, res string
+	ips                 []string // sourceIPs; nil leaves the key out
 }
 
 func (e event) json() json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":%q,"user":{"username":%q,"groups":["system:authenticated"]},"objectRef":{"resource":%q,"namespace":%q,"name":"x"},"requestObject":{"data":"<redacted>"}}`,
-		e.verb, e.user, e.res, e.ns))
+	ips := ""
+	if e.ips != nil {
+		b, _ := json.Marshal(e.ips)
+		ips = `,"sourceIPs":` + string(b)
+	}
+	return json.RawMessage(fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":%q,"user":{"username":%q,"groups":["system:authenticated"]}%s,"objectRef":{"resource":%q,"namespace":%q,"name":"x"},"requestObject":{"data":"<redacted>"}}`,
+		e.verb, e.user, ips, e.res, e.ns))
 }
 
 // Alert returns a fixture alert; tests and benchmarks of implementations
@@ -85,7 +96,7 @@ func Alert(id string, t time.Time, rule string, p alert.Priority, cluster, msg s
 
 func simple(id string, t time.Time) journal.Alert {
 	return Alert(id, t, "Rule A", alert.PriorityWarning, "c1", "message of "+id, []string{"k8s"},
-		event{"alice", "default", "get", "pods"}.json())
+		event{"alice", "default", "get", "pods", []string{"10.1.1.1"}}.json())
 }
 
 func add(t *testing.T, s store.Store, as ...journal.Alert) {
@@ -217,6 +228,8 @@ func testEventVerbatim(t *testing.T, s store.Store) {
 		"{ \"kind\" : \"Event\",\n  \"requestObject\": {\"data\": {\"password\": \"<redacted>\"}},\n \"z\": 1.50, \"a\": \"\\u00e9\" }",
 		`{"verb":"create","user":{"username":"eve"},"objectRef":{"resource":"secrets","namespace":"kube-system"},"responseObject":null,"x":[1,2,3]}`,
 		`{}`,
+		`{"user":{"username":"mallory"},"sourceIPs":"10.9.9.9"}`, // sourceIPs not an array
+		`{"user":{"username":"trent"},"sourceIPs":["10.9.9.8",7]}`,
 	}
 	var as []journal.Alert
 	for i, ev := range events {
@@ -231,30 +244,42 @@ func testEventVerbatim(t *testing.T, s store.Store) {
 			t.Errorf("%s: event = %s, want byte-identical %s", a.ID, got.Event, a.Event)
 		}
 	}
-	if got := all(t, s, store.Query{User: "eve"}); !slices.Equal(got, []string{"e1"}) {
-		t.Errorf("Query(User: eve) = %v, want [e1]", got)
+	for _, tc := range []struct {
+		q    store.Query
+		want []string
+	}{
+		{store.Query{User: "eve"}, []string{"e1"}},
+		// A malformed sourceIPs loses the source IPs, not the other keys.
+		{store.Query{User: "mallory"}, []string{"e3"}},
+		{store.Query{SourceIP: "10.9.9.9"}, nil},
+		{store.Query{User: "trent"}, []string{"e4"}},
+	} {
+		if got := all(t, s, tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("Query(%+v) = %v, want %v", tc.q, got, tc.want)
+		}
 	}
 }
 
 // fixtures is the data set of the filter table.
 func fixtures() []journal.Alert {
-	ev := func(u, ns, v, r string) json.RawMessage { return event{u, ns, v, r}.json() }
+	ev := func(u, ns, v, r string, ips ...string) json.RawMessage { return event{u, ns, v, r, ips}.json() }
 	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
 	omitted := Alert("f7", at(7), "Exec", alert.PriorityNotice, "c2", "exec into pod by carol", nil, nil)
 	omitted.EventOmitted = true
 	omitted.Alert.Fields = []alert.Field{
 		{Key: "ka.target.namespace", Values: []string{"prod"}},
+		{Key: "ka.sourceips", Values: []string{"10.0.0.7"}, List: true},
 		{Key: "ka.target.resource", Values: []string{"pods"}},
 		{Key: "ka.user.name", Values: []string{"carol"}},
 		{Key: "ka.verb", Values: []string{"create"}},
 	}
 	return []journal.Alert{
-		Alert("f1", at(1), "Read Secret", alert.PriorityWarning, "c1", "Secret read by alice in prod", []string{"k8s", "secrets"}, ev("alice", "prod", "get", "secrets")),
-		Alert("f2", at(2), "Read Secret", alert.PriorityWarning, "c2", "Secret read by bob in dev", []string{"k8s", "secrets"}, ev("bob", "dev", "get", "secrets")),
-		Alert("f3", at(3), "Create Privileged Pod", alert.PriorityCritical, "c1", "Privileged pod created by alice (100% sure_)", []string{"k8s", "pods", "mitre_privilege_escalation"}, ev("alice", "prod", "create", "pods")),
+		Alert("f1", at(1), "Read Secret", alert.PriorityWarning, "c1", "Secret read by alice in prod", []string{"k8s", "secrets"}, ev("alice", "prod", "get", "secrets", "10.0.0.1")),
+		Alert("f2", at(2), "Read Secret", alert.PriorityWarning, "c2", "Secret read by bob in dev", []string{"k8s", "secrets"}, ev("bob", "dev", "get", "secrets", "10.0.0.11", "192.168.1.5")),
+		Alert("f3", at(3), "Create Privileged Pod", alert.PriorityCritical, "c1", "Privileged pod created by alice (100% sure_)", []string{"k8s", "pods", "mitre_privilege_escalation"}, ev("alice", "prod", "create", "pods", "10.0.0.1", "172.16.0.2")),
 		Alert("f4", at(4), "Delete Namespace", alert.PriorityError, "c3", "Namespace deleted by admin", []string{"k8s"}, ev("admin", "", "delete", "namespaces")),
-		Alert("f5", at(5), "Anonymous Request", alert.PriorityInformational, "c1", "anonymous REQUEST to /healthz", nil, ev("system:anonymous", "", "get", "")),
-		Alert("f6", at(6), "Exec", alert.PriorityNotice, "c2", "exec into pod by alice", []string{"pods"}, ev("alice", "dev", "create", "pods")),
+		Alert("f5", at(5), "Anonymous Request", alert.PriorityInformational, "c1", "anonymous REQUEST to /healthz", nil, ev("system:anonymous", "", "get", "", "192.168.1.5")),
+		Alert("f6", at(6), "Exec", alert.PriorityNotice, "c2", "exec into pod by alice", []string{"pods"}, event{"alice", "dev", "create", "pods", []string{}}.json()),
 		omitted,
 	}
 }
@@ -311,15 +336,34 @@ func testFilters(t *testing.T, s store.Store) {
 		{"text quotes", store.Query{Text: `"alice`}, nil},
 		{"text only spaces", store.Query{Text: "   "}, []string{"f7", "f6", "f5", "f4", "f3", "f2", "f1"}},
 		{"combined", store.Query{Clusters: []string{"c1"}, User: "alice", MinPriority: prio(alert.PriorityWarning), Text: "secret", Since: at(1)}, []string{"f1"}},
+		{"source IP", store.Query{SourceIP: "10.0.0.1"}, []string{"f3", "f1"}},
+		{"source IP second of two", store.Query{SourceIP: "172.16.0.2"}, []string{"f3"}},
+		{"source IP in several alerts", store.Query{SourceIP: "192.168.1.5"}, []string{"f5", "f2"}},
+		{"source IP from fields when the event is omitted", store.Query{SourceIP: "10.0.0.7"}, []string{"f7"}},
+		{"source IP is not a prefix", store.Query{SourceIP: "10.0.0"}, nil},
+		{"source IP is not a substring", store.Query{SourceIP: "0.0.0.1"}, nil},
+		{"source IP and cluster", store.Query{SourceIP: "10.0.0.1", Clusters: []string{"c1"}, Since: at(2)}, []string{"f3"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := all(t, s, tc.q); !slices.Equal(got, tc.want) {
-				t.Errorf("Query(%+v) = %v, want %v", tc.q, got, tc.want)
-			}
-			tc.q.Limit = 2
-			if got := all(t, s, tc.q); !slices.Equal(got, tc.want) {
-				t.Errorf("Query(%+v) in pages of 2 = %v, want %v", tc.q, got, tc.want)
+			oldest := slices.Clone(tc.want)
+			slices.Reverse(oldest)
+			for _, m := range []struct {
+				name   string
+				limit  int
+				oldest bool
+				want   []string
+			}{
+				{"", 0, false, tc.want},
+				{" in pages of 2", 2, false, tc.want},
+				{" oldest first", 0, true, oldest},
+				{" oldest first in pages of 2", 2, true, oldest},
+			} {
+				q := tc.q
+				q.Limit, q.Oldest = m.limit, m.oldest
+				if got := all(t, s, q); !slices.Equal(got, m.want) {
+					t.Errorf("Query(%+v)%s = %v, want %v", q, m.name, got, m.want)
+				}
 			}
 		})
 	}
@@ -337,33 +381,41 @@ func testPagination(t *testing.T, s store.Store) {
 		want = append(want, fmt.Sprintf("p%02d", i))
 	}
 	add(t, s, as...)
+	oldest := slices.Clone(want)
+	slices.Reverse(oldest)
 	for _, limit := range []int{1, 3, 5, 7, 40, 100} {
-		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
-			q := store.Query{Limit: limit}
-			var got []string
-			for {
-				p, err := s.Query(ctx, q)
-				if err != nil {
-					t.Fatal(err)
+		for _, o := range []struct {
+			name   string
+			oldest bool
+			want   []string
+		}{{"newest first", false, want}, {"oldest first", true, oldest}} {
+			t.Run(fmt.Sprint(o.name, " limit ", limit), func(t *testing.T) {
+				q := store.Query{Limit: limit, Oldest: o.oldest}
+				var got []string
+				for {
+					p, err := s.Query(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(p.Alerts) > limit {
+						t.Fatalf("page of %d alerts, limit %d", len(p.Alerts), limit)
+					}
+					for _, r := range p.Alerts {
+						got = append(got, r.ID)
+					}
+					if p.Next == "" {
+						break
+					}
+					if len(p.Alerts) != limit {
+						t.Fatalf("short page (%d) with a next cursor", len(p.Alerts))
+					}
+					q.Cursor = p.Next
 				}
-				if len(p.Alerts) > limit {
-					t.Fatalf("page of %d alerts, limit %d", len(p.Alerts), limit)
+				if !slices.Equal(got, o.want) {
+					t.Errorf("pages = %v, want %v", got, o.want)
 				}
-				for _, r := range p.Alerts {
-					got = append(got, r.ID)
-				}
-				if p.Next == "" {
-					break
-				}
-				if len(p.Alerts) != limit {
-					t.Fatalf("short page (%d) with a next cursor", len(p.Alerts))
-				}
-				q.Cursor = p.Next
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("pages = %v, want %v", got, want)
-			}
-		})
+			})
+		}
 	}
 	t.Run("stable while alerts arrive", func(t *testing.T) {
 		p1, err := s.Query(ctx, store.Query{Limit: 12})
@@ -385,6 +437,26 @@ func testPagination(t *testing.T, s store.Store) {
 			t.Errorf("second page = %v, want %v", got, want[12:24])
 		}
 	})
+	t.Run("stable while alerts arrive, oldest first", func(t *testing.T) {
+		p1, err := s.Query(ctx, store.Query{Limit: 12, Oldest: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An alert older than all, and one that ties with the last alert
+		// of page 1 but sorts before it, arrive between two pages.
+		add(t, s, simple("p00a", base.Add(-time.Hour)), simple("p10a", base.Add(2*time.Second)))
+		p2, err := s.Query(ctx, store.Query{Limit: 12, Oldest: true, Cursor: p1.Next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range p2.Alerts {
+			got = append(got, r.ID)
+		}
+		if !slices.Equal(got, oldest[12:24]) {
+			t.Errorf("second page = %v, want %v", got, oldest[12:24])
+		}
+	})
 	t.Run("default and maximum limit", func(t *testing.T) {
 		var more []journal.Alert
 		for i := range store.MaxLimit + 10 {
@@ -404,10 +476,47 @@ func testPagination(t *testing.T, s store.Store) {
 }
 
 func testBadCursor(t *testing.T, s store.Store) {
-	add(t, s, simple("a1", base))
-	for _, c := range []string{"!!!", "bm9zbGFzaA", "eC95"} { // not base64, "noslash", "x/y"
-		if _, err := s.Query(context.Background(), store.Query{Cursor: c}); !errors.Is(err, store.ErrBadCursor) {
-			t.Errorf("Query(Cursor: %q) = %v, want ErrBadCursor", c, err)
+	ctx := context.Background()
+	add(t, s, simple("a1", base), simple("a2", base.Add(time.Second)), simple("a3", base.Add(2*time.Second)))
+	next := func(q store.Query) string {
+		t.Helper()
+		p, err := s.Query(ctx, q)
+		if err != nil || p.Next == "" {
+			t.Fatalf("Query(%+v) = next %q, %v; want a next page", q, p.Next, err)
+		}
+		return p.Next
+	}
+	newest := next(store.Query{Limit: 1})
+	oldest := next(store.Query{Limit: 1, Oldest: true})
+	tests := []struct {
+		name string
+		q    store.Query
+	}{
+		{"not base64", store.Query{Cursor: "!!!"}},
+		{"no slash", store.Query{Cursor: "bm9zbGFzaA"}},               // "noslash"
+		{"no time", store.Query{Cursor: "eC95"}},                      // "x/y"
+		{"no ID", store.Query{Cursor: "NS8"}},                         // "5/"
+		{"oldest-first mark, no time", store.Query{Cursor: "XngveQ"}}, // "^x/y"
+		{"newest-first cursor, oldest first", store.Query{Cursor: newest, Oldest: true}},
+		{"oldest-first cursor, newest first", store.Query{Cursor: oldest}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := s.Query(ctx, tc.q); !errors.Is(err, store.ErrBadCursor) {
+				t.Errorf("Query(%+v) = %v, want ErrBadCursor", tc.q, err)
+			}
+		})
+	}
+	// Each cursor continues its own order.
+	for _, tc := range []struct {
+		q    store.Query
+		want []string
+	}{
+		{store.Query{Cursor: newest}, []string{"a2", "a1"}},
+		{store.Query{Cursor: oldest, Oldest: true}, []string{"a2", "a3"}},
+	} {
+		if got := all(t, s, tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("Query(%+v) = %v, want %v", tc.q, got, tc.want)
 		}
 	}
 }
@@ -515,6 +624,26 @@ func testRetainBytes(t *testing.T, s store.Store) {
 	}
 }
 
+func testRetainSourceIPs(t *testing.T, s store.Store) {
+	withIP := func(id string, at time.Time, ip string) journal.Alert {
+		return Alert(id, at, "Rule A", alert.PriorityWarning, "c1", "m", nil, event{"alice", "default", "get", "pods", []string{ip}}.json())
+	}
+	add(t, s, withIP("a1", base, "10.0.0.1"), withIP("a2", base.Add(time.Second), "10.0.0.1"))
+	if n, err := s.Retain(context.Background(), store.Retention{MaxBytes: 1}); n != 2 || err != nil {
+		t.Fatalf("Retain = %d, %v; want 2, nil", n, err)
+	}
+	// New alerts at the same times, which may reuse internal keys.
+	add(t, s, withIP("b1", base, "10.0.0.2"), withIP("b2", base.Add(time.Second), "10.0.0.2"))
+	for _, tc := range []struct {
+		ip   string
+		want []string
+	}{{"10.0.0.1", nil}, {"10.0.0.2", []string{"b2", "b1"}}} {
+		if got := all(t, s, store.Query{SourceIP: tc.ip}); !slices.Equal(got, tc.want) {
+			t.Errorf("Query(SourceIP: %s) = %v, want %v", tc.ip, got, tc.want)
+		}
+	}
+}
+
 func testTriage(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	add(t, s, simple("a1", base), simple("a2", base.Add(time.Second)))
@@ -617,16 +746,86 @@ func testConcurrentAdd(t *testing.T, s store.Store) {
 	}
 }
 
-// BenchAlert returns the i-th alert of a benchmark: realistic sizes (a
-// ~1.3 KB event, a ~100-byte message), varied users, namespaces, rules,
-// clusters and priorities.
+// The benchmark world: BenchAlert draws from this many of each.
+const (
+	BenchRules      = 50
+	BenchClusters   = 10
+	BenchUsers      = 200
+	BenchNamespaces = 100
+)
+
+// BenchCluster returns the name of benchmark cluster i.
+func BenchCluster(i int) string { return fmt.Sprintf("cluster-%d", i) }
+
+// BenchUser returns the name of benchmark user i: one in ten is a service
+// account.
+func BenchUser(i int) string {
+	if i%10 == 0 {
+		return fmt.Sprintf("system:serviceaccount:%s:controller-%d", BenchNamespace(i%BenchNamespaces), i)
+	}
+	return fmt.Sprintf("user-%03d@example.com", i)
+}
+
+// BenchNamespace returns the name of benchmark namespace i.
+func BenchNamespace(i int) string { return fmt.Sprintf("team-%02d", i) }
+
+// benchRuleNames are the first benchmark rules; the rest are numbered.
+var benchRuleNames = [...]string{"Read Secret", "Create Privileged Pod", "Exec Into Pod", "Delete Namespace", "Anonymous Request", "ClusterRole Wildcard"}
+
+// BenchRule returns the name of benchmark rule i.
+func BenchRule(i int) string {
+	if i < len(benchRuleNames) {
+		return benchRuleNames[i]
+	}
+	return fmt.Sprintf("Suspicious Activity %02d", i)
+}
+
+// benchHotPriorities are the priorities of the five rules that raise half
+// the alerts: noisy rules are rarely the severe ones.
+var benchHotPriorities = [...]alert.Priority{alert.PriorityWarning, alert.PriorityNotice, alert.PriorityNotice, alert.PriorityInformational, alert.PriorityWarning}
+
+// BenchPriority returns the priority of benchmark rule i.
+func BenchPriority(i int) alert.Priority {
+	if i < len(benchHotPriorities) {
+		return benchHotPriorities[i]
+	}
+	return alert.Priority(i % 8)
+}
+
+// mix is SplitMix64's finalizer: a fixed pseudo-random function of i.
+func mix(i uint64) uint64 {
+	z := i + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// BenchAlert returns the i-th alert of a benchmark, a fixed function of i
+// and t: realistic sizes (a ~1.3 KB event, a ~120-byte message) and
+// variety (BenchRules rules, five of which raise half the alerts, with
+// their own priorities; BenchClusters clusters, BenchUsers users, each
+// with a source IP of its own, BenchNamespaces namespaces, one alert in
+// ten without one).
 func BenchAlert(i int, t time.Time) journal.Alert {
-	users := []string{"alice", "bob", "system:serviceaccount:kube-system:replicaset-controller", "carol", "dave"}
-	ns := []string{"default", "prod", "dev", "kube-system"}
-	rules := []string{"Read Secret", "Create Privileged Pod", "Exec Into Pod", "Delete Namespace", "Anonymous Request", "ClusterRole Wildcard"}
-	u, n, r := users[i%len(users)], ns[i%len(ns)], rules[i%len(rules)]
-	ev := fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"%08x-1d2f-4a5b-9c8d-0123456789ab","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/%s/secrets/db-password-%d","verb":"get","user":{"username":%q,"uid":"8d1c5e8a-2f7e-4c1b-a3f0-9b7f6e5d4c3b","groups":["system:authenticated","developers"]},"sourceIPs":["10.23.2.45"],"userAgent":"kubectl/v1.31.0 (linux/amd64) kubernetes/abc1234","objectRef":{"resource":"secrets","namespace":%q,"name":"db-password-%d","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"responseObject":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db-password-%d","namespace":%q,"uid":"0f6c1e7a-5b9d-4e3f-8a2c-1d0e9f8b7a6c","resourceVersion":"123456","creationTimestamp":"2026-01-01T00:00:00Z"},"data":{"password":"<redacted>","username":"<redacted>"},"type":"Opaque"},"requestReceivedTimestamp":"2026-03-01T12:00:00.000000Z","stageTimestamp":"2026-03-01T12:00:00.001000Z","annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by RoleBinding \"read-secrets/%s\" of Role \"read-secrets\" to User \"%s\""}}`,
-		i, n, i, u, n, i, i, n, n, u)
-	msg := fmt.Sprintf("%s: user=%s verb=get resource=secrets name=db-password-%d namespace=%s (request %d)", r, u, i, n, i)
-	return Alert(fmt.Sprintf("%032x%04x", i, 0), t, r, alert.Priority(i%8), fmt.Sprintf("cluster-%d", i%3), msg, []string{"k8s", "secrets", "mitre_credential_access"}, json.RawMessage(ev))
+	h := mix(uint64(i))
+	rule := int(h % BenchRules)
+	if h>>8&1 == 0 {
+		rule = int(h >> 9 % 5)
+	}
+	ui := int(h >> 16 % BenchUsers)
+	u := BenchUser(ui)
+	n := BenchNamespace(int(h >> 24 % BenchNamespaces))
+	if h>>32%10 == 0 {
+		n = ""
+	}
+	verb := [...]string{"get", "list", "create", "patch", "delete"}[h>>40%5]
+	ips := fmt.Sprintf(`"10.%d.%d.%d"`, ui/100, ui%100, 10+ui%7)
+	if h>>44%20 == 0 {
+		ips += `,"192.168.0.1"`
+	}
+	tags := []string{"k8s", [...]string{"secrets", "pods", "rbac", "namespaces"}[rule%4], "mitre_credential_access"}
+	ev := fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"%08x-1d2f-4a5b-9c8d-0123456789ab","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/%s/secrets/db-password-%d","verb":%q,"user":{"username":%q,"uid":"8d1c5e8a-2f7e-4c1b-a3f0-9b7f6e5d4c3b","groups":["system:authenticated","developers"]},"sourceIPs":[%s],"userAgent":"kubectl/v1.31.0 (linux/amd64) kubernetes/abc1234","objectRef":{"resource":"secrets","namespace":%q,"name":"db-password-%d","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"responseObject":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db-password-%d","namespace":%q,"uid":"0f6c1e7a-5b9d-4e3f-8a2c-1d0e9f8b7a6c","resourceVersion":"123456","creationTimestamp":"2026-01-01T00:00:00Z"},"data":{"password":"<redacted>","username":"<redacted>"},"type":"Opaque"},"requestReceivedTimestamp":"2026-03-01T12:00:00.000000Z","stageTimestamp":"2026-03-01T12:00:00.001000Z","annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by RoleBinding \"read-secrets/%s\" of Role \"read-secrets\" to User \"%s\""}}`,
+		i, n, i, verb, u, ips, n, i, i, n, n, u)
+	msg := fmt.Sprintf("%s: user=%s verb=%s resource=secrets name=db-password-%d namespace=%s (request %d)", BenchRule(rule), u, verb, i, n, i)
+	return Alert(fmt.Sprintf("%032x%04x", i, 0), t, BenchRule(rule), BenchPriority(rule), BenchCluster(int(h>>48%BenchClusters)), msg, tags, json.RawMessage(ev))
 }
