@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Vigil's tests need besides Go: rsyslog (and
 # its TLS driver, rsyslog-gnutls) for the syslog output's test against a
-# real receiver, nats-server for the NATS output's test and PostgreSQL for
-# the store's (its tests start their own server when none runs); then starts
+# real receiver, nats-server for the NATS output's test, PostgreSQL for
+# the store's (its tests start their own server when none runs) and
+# chromium, the headless browser (/usr/bin/chromium) that drives the web
+# UI's end-to-end test in internal/ui; then starts
 # nats-server with JetStream on 127.0.0.1:4222 unless something already
 # listens there. Idempotent: it does nothing, quickly, when everything is
 # already in place. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(rsyslog rsyslog-gnutls nats-server postgresql)
+packages=(rsyslog rsyslog-gnutls nats-server postgresql chromium)
 
 missing=()
 for p in "${packages[@]}"; do
