@@ -56,6 +56,13 @@ func (r Role) String() string {
 // MarshalText renders the role's name.
 func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
+// UnmarshalText reads a role's name.
+func (r *Role) UnmarshalText(b []byte) error {
+	v, err := ParseRole(string(b))
+	*r = v
+	return err
+}
+
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, error) {
 	for i, n := range roleNames[1:] {
@@ -109,9 +116,13 @@ type Options struct {
 	Secure bool
 }
 
+// user is a login: a bcrypt hash for configured users, or the digest of
+// the first-run admin's random password (its 256 bits need no key
+// stretching, and starting Vigil needs no bcrypt work).
 type user struct {
-	hash []byte
-	role Role
+	hash   []byte
+	digest [sha256.Size]byte
+	role   Role
 }
 
 type token struct {
@@ -131,6 +142,9 @@ type Access struct {
 	secure    bool
 	now       func() time.Time
 	log       *slog.Logger
+	dummyCost int // bcrypt cost of the configured users' hashes; 0 if none
+
+	dummyOnce sync.Once
 	dummy     []byte // a hash compared against for unknown users
 
 	mu       sync.Mutex
@@ -165,9 +179,11 @@ func New(o Options) (*Access, error) {
 				return nil, fmt.Errorf("api.users[%d]: %w", i, err)
 			}
 		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
 			return nil, fmt.Errorf("api.users[%d] (%s): the password hash is not a bcrypt hash; make one with `vigil hash-password`", i, u.Name)
 		}
+		a.dummyCost = max(a.dummyCost, cost)
 		a.users[u.Name] = user{hash: []byte(hash), role: role}
 	}
 	for i, t := range c.Tokens {
@@ -213,7 +229,6 @@ func New(o Options) (*Access, error) {
 		return nil, fmt.Errorf("session key %s: shorter than 32 characters", keyFile)
 	}
 	a.key = []byte(key)
-	a.dummy, _ = bcrypt.GenerateFromPassword([]byte("vigil-dummy-password"), bcrypt.DefaultCost)
 	return a, nil
 }
 
@@ -227,11 +242,7 @@ func (a *Access) firstRunAdmin(dir string) error {
 	if err != nil {
 		return fmt.Errorf("first-run admin password: %w", err)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
-	if err != nil {
-		return fmt.Errorf("first-run admin password: %w", err)
-	}
-	a.users["admin"] = user{hash: hash, role: RoleAdmin}
+	a.users["admin"] = user{digest: sha256.Sum256([]byte(pw)), role: RoleAdmin}
 	msg := "no API user configured: log in to the UI as \"admin\" with the password in this file"
 	if created {
 		msg = "no API user configured: created the UI user \"admin\"; its password is in this file (configure api.users to replace it)"
@@ -256,11 +267,7 @@ func (a *Access) Login(name, password, source string) (*http.Cookie, Principal, 
 		return nil, Principal{}, ErrTooManyTries
 	}
 	u, ok := a.users[name]
-	hash := u.hash
-	if !ok {
-		hash = a.dummy
-	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
+	if !a.checkPassword(u, ok, password) {
 		a.fail(source)
 		a.log.Warn("failed UI login", "user", name, "source", source)
 		return nil, Principal{}, ErrBadCredentials
@@ -289,6 +296,29 @@ func (a *Access) Logout(r *http.Request) *http.Cookie {
 	}
 	return &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: a.secure, SameSite: http.SameSiteStrictMode}
+}
+
+// checkPassword compares password with u's; for an unknown user (!known)
+// it does the same work against a dummy, so that timing does not tell
+// which names exist.
+func (a *Access) checkPassword(u user, known bool, password string) bool {
+	if !known {
+		if a.dummyCost > 0 {
+			a.dummyOnce.Do(func() {
+				a.dummy, _ = bcrypt.GenerateFromPassword([]byte("vigil-dummy-password"), a.dummyCost)
+			})
+			_ = bcrypt.CompareHashAndPassword(a.dummy, []byte(password))
+		} else {
+			d := sha256.Sum256([]byte(password))
+			_ = subtle.ConstantTimeCompare(d[:], u.digest[:])
+		}
+		return false
+	}
+	if u.hash != nil {
+		return bcrypt.CompareHashAndPassword(u.hash, []byte(password)) == nil
+	}
+	d := sha256.Sum256([]byte(password))
+	return subtle.ConstantTimeCompare(d[:], u.digest[:]) == 1
 }
 
 type session struct {

@@ -10,8 +10,37 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/vigilsec/vigil/internal/config"
 )
+
+// cheapHash hashes at bcrypt's lowest cost: the tests check logic, not
+// key stretching, and run under the race detector.
+func cheapHash(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+func TestHashPassword(t *testing.T) {
+	if _, err := HashPassword("short"); err == nil {
+		t.Error("a 5-character password was hashed")
+	}
+	h, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := bcrypt.Cost([]byte(h)); err != nil || c != bcrypt.DefaultCost {
+		t.Errorf("cost %d, %v", c, err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(h), []byte("correct horse")) != nil {
+		t.Error("the hash does not match its password")
+	}
+}
 
 func newAccess(t *testing.T, c config.API, now *time.Time) *Access {
 	t.Helper()
@@ -35,10 +64,7 @@ func request(c *http.Cookie, bearer string) *http.Request {
 
 func TestLoginAndTokens(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	hash, err := HashPassword("correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
+	hash := cheapHash(t, "correct horse")
 	a := newAccess(t, config.API{
 		Users:      []config.APIUser{{Name: "alice", PasswordHash: config.Secret(hash), Role: "responder"}},
 		Tokens:     []config.APIToken{{Name: "soar", Token: "0123456789abcdef-token", Role: "viewer"}},
@@ -100,7 +126,7 @@ func TestLoginAndTokens(t *testing.T) {
 
 func TestLoginLimit(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	hash, _ := HashPassword("correct horse")
+	hash := cheapHash(t, "correct horse")
 	a := newAccess(t, config.API{Users: []config.APIUser{{Name: "alice", PasswordHash: config.Secret(hash), Role: "admin"}}}, &now)
 	for i := range maxFailures {
 		if _, _, err := a.Login("alice", "guess", "198.51.100.7"); !errors.Is(err, ErrBadCredentials) {
@@ -149,7 +175,7 @@ func TestFirstRunAdmin(t *testing.T) {
 		t.Fatalf("session after restart: %+v %v", p, err)
 	}
 	// Configured users replace the first-run admin.
-	hash, _ := HashPassword("correct horse")
+	hash := cheapHash(t, "correct horse")
 	d, err := New(Options{DataDir: dir, Config: config.API{Users: []config.APIUser{{Name: "alice", PasswordHash: config.Secret(hash), Role: "viewer"}}}})
 	if err != nil {
 		t.Fatal(err)

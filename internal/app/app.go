@@ -22,8 +22,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vigilsec/vigil/internal/access"
 	"github.com/vigilsec/vigil/internal/admission"
 	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/api"
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/auth"
 	"github.com/vigilsec/vigil/internal/config"
@@ -109,6 +111,13 @@ type App struct {
 	statsMu sync.Mutex
 	stats   store.Stats
 	statsAt time.Time
+
+	access     *access.Access // nil without the API
+	api        http.Handler   // nil without the API
+	hub        *api.Hub
+	overrideMu sync.Mutex
+	override   map[string]bool // rules switched at runtime (rules-state.json)
+	sampler    clusterSampler
 }
 
 // New opens the data directory and everything in it, and compiles the
@@ -156,7 +165,10 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		}
 	}
 
-	// Rules.
+	// Rules, with the switches made at runtime through the API.
+	if err := a.loadRulesState(); err != nil {
+		return nil, err
+	}
 	p, err := a.compileRules()
 	if err != nil {
 		return nil, err
@@ -226,7 +238,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	if a.store != nil {
-		outs = append(outs, output.Output{Name: "store", Sink: output.NewStore(a.store), MinPriority: alert.PriorityDebug, MaxBatch: 500})
+		a.hub = api.NewHub(func(n int) { a.metrics.OutputDropped.WithLabelValues("api_stream", "slow_client").Add(float64(n)) })
+		outs = append(outs, output.Output{Name: "store", Sink: publishSink{Sink: output.NewStore(a.store), hub: a.hub},
+			MinPriority: alert.PriorityDebug, MaxBatch: 500})
 	}
 	a.outputs, err = output.New(output.Options{Journal: a.journal, JournalSeg: journalSegment, SpoolLimit: int64(cfg.OutputSpool),
 		Dir:     filepath.Join(cfg.DataDir, "outputs"),
@@ -238,6 +252,18 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.outputs.Close)
+
+	// The API and UI, over the store.
+	if cfg.API.Enabled && a.store != nil {
+		if a.access, err = access.New(access.Options{Config: cfg.API, DataDir: cfg.DataDir, Logger: a.log,
+			Secure: cfg.TLS.CertFile != ""}); err != nil {
+			return nil, err
+		}
+		a.api = api.New(api.Options{Store: a.store, Access: a.access, Rules: appRules{a}, Clusters: a.clusters,
+			Hub: a.hub, Logger: a.log})
+	} else if cfg.API.Enabled {
+		a.log.Warn("the API and UI are off: they need a store (store.driver is none)")
+	}
 
 	// Ingest.
 	iopts := ingest.Options{
@@ -409,6 +435,9 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+	if a.api != nil {
+		mux.Handle("/api/", a.api)
+	}
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if _, status, reason := a.authFunc(r); status != 0 {
 			http.Error(w, http.StatusText(status)+": "+reason, status)
@@ -450,6 +479,9 @@ func (a *App) Start() error {
 	a.srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 2 * time.Minute, IdleTimeout: 5 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	if a.hub != nil {
+		a.srv.RegisterOnShutdown(a.hub.Close) // live streams never idle
+	}
 
 	evalCtx, cancel := context.WithCancel(context.Background())
 	a.cancelEval, a.evalDone = cancel, make(chan struct{})
@@ -481,6 +513,18 @@ func (a *App) Start() error {
 	}
 	if a.store != nil {
 		a.bgWG.Go(func() { a.retain(bgCtx) })
+	}
+	if a.api != nil {
+		a.bgWG.Go(func() {
+			for {
+				a.sampleClusters(time.Now())
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-time.After(sampleEvery):
+				}
+			}
+		})
 	}
 
 	go func() {

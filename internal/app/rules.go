@@ -44,6 +44,7 @@ func (a *App) compileRules() (*engine.Program, error) {
 		opts.AppendFields = rc.AppendFields
 	}
 	opts.Env = field.Env{Hostname: a.hostname, Location: time.Local}
+	opts.Override = a.overrides()
 	p, diags := engine.Load(srcs, rules.Options{}, opts)
 	if rules.HasErrors(diags) {
 		var msgs []string

@@ -54,10 +54,12 @@ var allowed = map[string][]string{
 	"internal/batch":        {"github.com/klauspost/compress/s2"},
 	"internal/admission":    {"internal/rawjson"},
 	"internal/redact":       {"internal/rawjson"},
-	"internal/journal":      {"internal/alert", "internal/wal"},
+	"internal/journal":      {"internal/alert", "internal/wal", "internal/enrich"}, // each alert carries an enrich.Where
+	"internal/enrich":       {"internal/audit", "internal/rawjson", "github.com/oschwald/maxminddb-golang/v2"},
 	"internal/config":       {"internal/alert", "go.yaml.in/yaml/v3"},
 	"internal/auth":         {"internal/config"},
 	"internal/access":       {"internal/auth", "internal/config", "golang.org/x/crypto/bcrypt"},
+	"internal/api":          {"internal/access", "internal/alert", "internal/journal", "internal/store"},
 	"internal/store":        {"internal/alert", "internal/journal"},
 	"internal/store/sqlite": {"internal/store", "internal/journal", "modernc.org/sqlite"},
 	"internal/store/postgres": {"internal/store", "internal/journal", "github.com/jackc/pgx/v5",

@@ -53,7 +53,8 @@ type Metrics struct {
 	TailSkipped *prometheus.CounterVec // path, reason
 
 	mu       sync.Mutex
-	lastSeen map[string]time.Time
+	lastSeen map[string]time.Time // configured clusters start at their watch time
+	seen     map[string]time.Time // only real events
 	now      func() time.Time
 }
 
@@ -61,7 +62,7 @@ type Metrics struct {
 // scrape time.
 func New(version string) *Metrics {
 	r := prometheus.NewRegistry()
-	m := &Metrics{Registry: r, lastSeen: map[string]time.Time{}, now: time.Now}
+	m := &Metrics{Registry: r, lastSeen: map[string]time.Time{}, seen: map[string]time.Time{}, now: time.Now}
 	f := promFactory{r}
 	m.Requests = f.counterVec("vigil_http_requests_total", "HTTP requests by endpoint and status code.", "endpoint", "code")
 	m.EventsReceived = f.counterVec("vigil_events_received_total", "Events in ingested requests, valid or not.", "cluster", "capture")
@@ -108,6 +109,9 @@ func (m *Metrics) Seen(cluster string, now time.Time) {
 	if now.After(m.lastSeen[cluster]) {
 		m.lastSeen[cluster] = now
 	}
+	if now.After(m.seen[cluster]) {
+		m.seen[cluster] = now
+	}
 	m.mu.Unlock()
 	m.LastEvent.WithLabelValues(cluster).Set(float64(now.UnixNano()) / 1e9)
 }
@@ -121,6 +125,17 @@ func (m *Metrics) WatchCluster(cluster string, since time.Time) {
 		m.lastSeen[cluster] = since
 	}
 	m.mu.Unlock()
+}
+
+// LastSeen returns when each cluster that sent events last did.
+func (m *Metrics) LastSeen() map[string]time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]time.Time, len(m.seen))
+	for k, v := range m.seen {
+		out[k] = v
+	}
+	return out
 }
 
 type sinceCollector struct {

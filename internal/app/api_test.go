@@ -1,0 +1,150 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/access"
+	"github.com/vigilsec/vigil/internal/api"
+	"github.com/vigilsec/vigil/internal/store"
+)
+
+// apiClient logs in as the first-run admin, as a UI user does.
+func apiClient(t *testing.T, s *server) *http.Client {
+	t.Helper()
+	pw, err := access.AdminPassword(s.cfg.DataDir)
+	if err != nil {
+		t.Fatalf("first-run admin password: %v", err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	body, _ := json.Marshal(map[string]string{"username": "admin", "password": pw})
+	req, _ := http.NewRequest("POST", s.url+"/api/v1/login", strings.NewReader(string(body)))
+	req.Header.Set("X-Requested-With", "vigil")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	return c
+}
+
+func apiDo(t *testing.T, c *http.Client, method, url string, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("X-Requested-With", "vigil")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode == 200 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestServeAPI follows an alert from the audit webhook to the API: live on
+// the stream, then listed, triaged; and a rule switched off at runtime
+// stays off after a restart.
+func TestServeAPI(t *testing.T) {
+	cfg := testConfig(t)
+	s := start(t, cfg)
+	c := apiClient(t, s)
+
+	// Subscribe, then send a namespace deletion.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/api/v1/stream", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for s.app.hub.Subscribers() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, body, _ := s.post(t, "/k8s_audit", eventList(nsDelete("8f0c7a6e-1b2d-4c3e-9f4a-5b6c7d8e9f00"))); code != 200 {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	var live store.Record
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			if err := json.Unmarshal([]byte(data), &live); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if live.Cluster != testCluster || live.Alert.Alert.Rule == "" {
+		t.Fatalf("streamed alert: %+v", live)
+	}
+
+	// Listed, with its event in the detail, and triaged.
+	var page store.Page
+	apiDo(t, c, "GET", s.url+"/api/v1/alerts?cluster="+testCluster, "", &page)
+	if len(page.Alerts) == 0 || page.Alerts[0].ID != live.ID {
+		t.Fatalf("list: %+v", page)
+	}
+	var rec store.Record
+	apiDo(t, c, "GET", s.url+"/api/v1/alerts/"+live.ID, "", &rec)
+	if !strings.Contains(string(rec.Event), `"auditID":"8f0c7a6e-1b2d-4c3e-9f4a-5b6c7d8e9f00"`) {
+		t.Errorf("detail event: %s", rec.Event)
+	}
+	if code := apiDo(t, c, "PATCH", s.url+"/api/v1/alerts/"+live.ID, `{"status":"resolved"}`, &rec); code != 200 || rec.Triage.Status != store.StatusResolved {
+		t.Errorf("resolve: %d %+v", code, rec.Triage)
+	}
+
+	// Cluster health counts the event.
+	var cl struct{ Clusters []api.Cluster }
+	apiDo(t, c, "GET", s.url+"/api/v1/clusters", "", &cl)
+	if len(cl.Clusters) != 1 || cl.Clusters[0].Name != testCluster || cl.Clusters[0].EventsTotal != 1 || cl.Clusters[0].LastSeen.IsZero() {
+		t.Errorf("clusters: %+v", cl.Clusters)
+	}
+
+	// Switch the rule off; it stays off across a restart, and no longer fires.
+	rule := live.Alert.Alert.Rule
+	var ru api.Rule
+	if code := apiDo(t, c, "PUT", s.url+"/api/v1/rules/"+rule, `{"enabled":false}`, &ru); code != 200 || ru.Enabled || !ru.Overridden {
+		t.Fatalf("disable %q: %d %+v", rule, code, ru)
+	}
+	s.stop(t)
+	s = start(t, cfg)
+	c = apiClient(t, s)
+	var rl struct{ Rules []api.Rule }
+	apiDo(t, c, "GET", s.url+"/api/v1/rules", "", &rl)
+	found := false
+	for _, r := range rl.Rules {
+		if r.Name == rule {
+			found = true
+			if r.Enabled || r.Hits != 1 {
+				t.Errorf("after restart: %+v", r)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("rule %q not listed", rule)
+	}
+	if code, _, _ := s.post(t, "/k8s_audit", eventList(nsDelete("8f0c7a6e-1b2d-4c3e-9f4a-5b6c7d8e9f01"))); code != 200 {
+		t.Fatal("post")
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, a := range s.sink.snapshot() {
+		if a.Alert.Rule == rule {
+			t.Errorf("the disabled rule fired after the restart")
+		}
+	}
+}
