@@ -63,14 +63,16 @@ export const url = (path, params) => withQuery(BASE + path, params);
 export const enc = encodeURIComponent;
 
 // Stream follows GET /stream with the given filters and calls onAlert with
-// each alert Record. onState receives 'connecting', 'live' or 'down'. The
+// each alert Record, and onDropped with the number of alerts the server
+// could not send (the caller should reload). onState receives 'connecting', 'live' or 'down'. The
 // browser reconnects by itself after a network break, and Stream reconnects
 // after a refusal (5 s later); onReconnect is called when a connection opens
 // after a break, so the caller can fetch what it missed. close() ends it.
 export class Stream {
-  constructor(params, { onAlert, onState, onReconnect }) {
+  constructor(params, { onAlert, onState, onReconnect, onDropped }) {
     this.url = withQuery(BASE + '/stream', params);
     this.onAlert = onAlert;
+    this.onDropped = onDropped || (() => {});
     this.onState = onState || (() => {});
     this.onReconnect = onReconnect || (() => {});
     this.closed = false;
@@ -91,6 +93,12 @@ export class Stream {
       let rec;
       try { rec = JSON.parse(ev.data); } catch { return; }
       this.onAlert(rec);
+    });
+    // The server announces alerts it could not queue for a slow client.
+    es.addEventListener('dropped', (ev) => {
+      let n = 0;
+      try { n = JSON.parse(ev.data).count || 0; } catch { /* keep 0 */ }
+      this.onDropped(n);
     });
     es.addEventListener('error', () => {
       if (this.closed || es !== this.es) return;

@@ -8,6 +8,14 @@ import { canonical, slug } from './priority.js';
 
 let seq = 0; // the latest openDetail call; older loads are dropped
 
+// What the roles of source IPs mean (Record.where.ips[].role).
+const ROLE_HELP = {
+  proxy: 'A trusted proxy the request came through',
+  forwarded: 'Claimed by a forwarding header, before the client: not verified',
+  invalid: 'Not an IP address: not verified',
+};
+const SOURCES = { network_map: 'the network map', geoip: 'GeoIP' };
+
 // openDetail loads the alert id and shows it in host. opts: can (the
 // role's permissions), session, filterLink(key, value) → URL, onClose(),
 // onChange(record) after a triage change.
@@ -114,17 +122,19 @@ function render(panel, rec, opts, closeBtn) {
     return h('li.ip', { class: trusted ? 'ip-trusted' : '' },
       h('div.ip-line', link('source_ip', ip.addr, h('span.mono', ip.addr)),
         where && ip.addr === where.client_ip ? h('span.badge.tag-client', { title: 'The client address Vigil attributes the request to' }, 'client') : '',
-        trusted ? h('span.badge.tag-trusted', { title: 'Vouched for by a trusted hop (peer or proxy)' }, 'trusted') : '',
-        ip.role ? h('span.badge.tag-role', ip.role) : ''),
+        trusted ? h('span.badge.tag-trusted', { title: 'Observed or reported by trusted proxies, not only claimed by a header' }, 'trusted') : '',
+        ip.role && ip.role !== 'client' ? h('span.badge.tag-role', { class: ip.role === 'invalid' ? 'code-bad' : '', title: ROLE_HELP[ip.role] || '' }, ip.role) : ''),
       loc || owner || ip.network ? h('div.ip-meta.muted',
-        [loc && `${loc}${ip.country_code ? ` (${ip.country_code})` : ''}`, owner, ip.network && `network ${ip.network}`, ip.source && `via ${ip.source}`]
+        [ip.network && `network ${ip.network}`, loc && `${loc}${ip.country_code ? ` (${ip.country_code})` : ''}`, owner,
+          ip.source && `from ${SOURCES[ip.source] || ip.source}`]
           .filter(Boolean).join(' · ')) : '');
   })) : '';
+  const omitted = where && where.omitted ? h('div.muted.small', `${where.omitted} earlier address${where.omitted === 1 ? '' : 'es'} not kept`) : '';
   const whereBlock = kv([
     ['Cluster', link('cluster', rec.cluster)],
     ['Capture', rec.capture],
     ['Audit ID', mono(rec.audit_id)],
-    ['Source IPs', ipList || mono(field(rec, 'ka.sourceips'))],
+    ['Source IPs', ipList ? h('div', ipList, omitted) : mono(field(rec, 'ka.sourceips'))],
   ]);
 
   // Output fields
@@ -166,7 +176,7 @@ function render(panel, rec, opts, closeBtn) {
       section('Comments', commentsBox),
       section('Event', raw)));
 
-  renderTriage(triageBox, rec, opts);
+  renderTriage(triageBox, rec, { ...opts, onComments: () => renderComments(commentsBox, rec, opts) });
   renderComments(commentsBox, rec, opts);
   renderException(exceptionBox, rec);
 }
@@ -182,7 +192,12 @@ function renderTriage(box, rec, opts) {
     for (const b of box.querySelectorAll('button, input')) b.disabled = true;
     try {
       const updated = await patch(`/alerts/${enc(rec.id)}`, body);
-      Object.assign(rec, { triage: updated.triage || { ...t, ...body } });
+      rec.triage = (updated && updated.triage) || { ...t, ...body };
+      // The API records each change as a comment: the alert's history.
+      if (updated && Array.isArray(updated.comments)) {
+        rec.comments = updated.comments;
+        if (opts.onComments) opts.onComments();
+      }
       toast(done, 'ok');
       if (opts.onChange) opts.onChange(rec);
     } catch (e) {
@@ -231,7 +246,7 @@ function renderComments(box, rec, opts) {
     return;
   }
   const text = h('textarea', { id: 'comment-text', rows: 3, placeholder: 'Add a comment for other responders…', 'aria-label': 'Comment', maxlength: 4000 });
-  const submit = h('button.btn.btn-small', { type: 'submit' }, 'Comment');
+  const submit = h('button.btn.btn-small', { id: 'comment-submit', type: 'submit' }, 'Comment');
   const form = h('form.comment-form', {
     onsubmit: async (e) => {
       e.preventDefault();
@@ -240,7 +255,9 @@ function renderComments(box, rec, opts) {
       submit.disabled = true;
       try {
         const c = await post(`/alerts/${enc(rec.id)}/comments`, { text: body });
-        add(c || { author: opts.session.user, text: body, time: new Date().toISOString() });
+        const added = c || { author: opts.session.user, text: body, time: new Date().toISOString() };
+        rec.comments = [...(rec.comments || []), added];
+        add(added);
         none.hidden = true;
         text.value = '';
       } catch (ex) {

@@ -15,7 +15,7 @@ const PAGE = 50;
 const STATUSES = [
   ['', 'Any status'],
   ['open', 'Open'],
-  ['open,acknowledged', 'Open or acknowledged'],
+  ['open,acknowledged', 'Unresolved'],
   ['acknowledged', 'Acknowledged'],
   ['resolved', 'Resolved'],
 ];
@@ -40,7 +40,14 @@ export function mount(container, ctx) {
   const params = ctx.params;
   const f = filters(params);
   const order = params.get('order') === 'oldest' ? 'oldest' : 'newest';
-  const state = { next: null, ids: new Set(), loading: false, stream: null, selected: params.get('alert') || '' };
+  const state = {
+    next: null, // cursor of the next page
+    ids: new Set(), // alerts shown
+    loading: false,
+    stream: null,
+    selected: params.get('alert') || '',
+    loaded: false, opened: false, settled: false, // see settle
+  };
 
   // --- filter bar -------------------------------------------------------
   const since = f.get('since') || '';
@@ -71,6 +78,7 @@ export function mount(container, ctx) {
     source_ip: text('source_ip', 'Source IP'),
     q: text('q', 'Search messages…'),
   };
+  inputs.q.maxLength = 256; // the API's bound
   inputs.q.classList.add('grow');
   const dlRules = h('datalist', { id: 'dl-rules' });
   const dlClusters = h('datalist', { id: 'dl-clusters' });
@@ -139,8 +147,8 @@ export function mount(container, ctx) {
   const header = h('header.page-head',
     h('div', h('h1', 'Events'), h('p.muted.sub', { id: 'events-summary' }, 'Loading…')),
     h('div.head-actions', live,
-      h('a.btn.btn-small', { id: 'export-jsonl', href: exportParams('jsonl'), download: 'vigil-alerts.jsonl' }, 'Export JSONL'),
-      h('a.btn.btn-small', { id: 'export-csv', href: exportParams('csv'), download: 'vigil-alerts.csv' }, 'Export CSV')));
+      h('a.btn.btn-small', { id: 'export-jsonl', href: exportParams('jsonl'), download: true }, 'Export JSONL'),
+      h('a.btn.btn-small', { id: 'export-csv', href: exportParams('csv'), download: true }, 'Export CSV')));
 
   // --- table ---------------------------------------------------------------
   const tbody = h('tbody', { id: 'events-body' });
@@ -198,7 +206,8 @@ export function mount(container, ctx) {
     const el = document.getElementById('events-summary');
     if (!el) return;
     const n = state.ids.size;
-    el.textContent = `${n.toLocaleString('en-US')} alert${n === 1 ? '' : 's'} shown${state.next ? ' (more available)' : ''}`;
+    el.textContent = state.error && !n ? 'Could not load the alerts'
+      : `${n.toLocaleString('en-US')} alert${n === 1 ? '' : 's'} shown${state.next ? ' (more available)' : ''}`;
     empty.hidden = n > 0;
     table.hidden = n === 0;
   };
@@ -214,10 +223,7 @@ export function mount(container, ctx) {
     if (!first && state.next) p.set('cursor', state.next);
     try {
       const d = await get(withQuery('/alerts', p));
-      if (first) {
-        tbody.replaceChildren();
-        state.ids.clear();
-      }
+      // Alerts the stream delivered meanwhile are already at the top.
       const frag = document.createDocumentFragment();
       for (const rec of d.alerts || []) {
         if (state.ids.has(rec.id)) continue;
@@ -226,11 +232,21 @@ export function mount(container, ctx) {
       }
       tbody.append(frag);
       state.next = d.next || null;
+      if (first) {
+        state.loaded = true;
+        settle();
+      }
     } catch (e) {
       if (e.status !== 401) toast(`Could not load alerts: ${e.message}`);
       if (first) {
-        const el = document.getElementById('events-summary');
-        if (el) el.textContent = `Could not load alerts: ${e.message}`;
+        state.error = e.message;
+        clear(empty, h('h2', 'Could not load the alerts'), h('p.form-error', e.message));
+        // The server refuses these filters: the stream would too.
+        if (e.status === 400 && state.stream) {
+          state.stream.close();
+          state.stream = null;
+          setLive('paused', 'Paused', e.message);
+        }
       }
     } finally {
       state.loading = false;
@@ -252,6 +268,22 @@ export function mount(container, ctx) {
       const fresh = (d.alerts || []).filter((r) => !state.ids.has(r.id));
       for (const rec of fresh.reverse()) prepend(rec);
     } catch { /* the next reconnect tries again */ }
+  }
+
+  // settle closes the gap between the first page and the stream: an alert
+  // stored after the page was read but before the stream was subscribed
+  // is in neither, so read the newest page once both are there.
+  function settle() {
+    if (state.loaded && state.opened && !state.settled) {
+      state.settled = true;
+      catchUp();
+    }
+  }
+
+  function setLive(cls, text, title) {
+    live.className = `live live-${cls}`;
+    live.querySelector('.live-text').textContent = text;
+    live.title = title;
   }
 
   function prepend(rec) {
@@ -299,24 +331,31 @@ export function mount(container, ctx) {
   }
   document.addEventListener('keydown', onKey);
 
-  load(true).then(() => {
-    if (state.selected) select(state.selected);
-  });
   const streamParams = new URLSearchParams(f);
   if (order === 'newest' && !f.has('until')) {
     state.stream = new Stream(streamParams, {
       onAlert: prepend,
       onReconnect: catchUp,
+      onDropped: (n) => {
+        toast(`The live feed skipped ${n} alert${n === 1 ? '' : 's'} (too many at once); reloading the newest`, 'ok');
+        catchUp();
+      },
       onState: (s) => {
-        live.className = `live live-${s}`;
-        live.querySelector('.live-text').textContent = { connecting: 'Connecting', live: 'Live', down: 'Offline' }[s] || s;
+        setLive(s, { connecting: 'Connecting', live: 'Live', down: 'Offline' }[s] || s,
+          { connecting: 'Connecting to the live feed', live: 'New alerts appear as they arrive', down: 'The live feed is down; retrying' }[s] || '');
+        if (s === 'live' && !state.opened) {
+          state.opened = true;
+          settle();
+        }
       },
     });
   } else {
-    live.className = 'live live-paused';
-    live.querySelector('.live-text').textContent = 'Paused';
-    live.title = 'Live updates are off for a fixed time range or oldest-first order';
+    setLive('paused', 'Paused', 'Live updates are off for a fixed time range or oldest-first order');
   }
+
+  load(true).then(() => {
+    if (state.selected) select(state.selected);
+  });
 
   return () => {
     if (state.stream) state.stream.close();

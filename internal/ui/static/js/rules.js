@@ -17,7 +17,7 @@ export function mount(container, ctx) {
   let rules = [];
   let sort = 'name';
   const search = h('input', {
-    id: 'rules-search', type: 'search', placeholder: 'Search rules, descriptions, tags…', 'aria-label': 'Search rules',
+    id: 'rules-search', class: 'grow', type: 'search', placeholder: 'Search rules, descriptions, tags…', 'aria-label': 'Search rules',
     value: ctx.params.get('q') || '', autocomplete: 'off',
   });
   const show = h('select', { id: 'rules-show', 'aria-label': 'Show' },
@@ -42,7 +42,7 @@ export function mount(container, ctx) {
   clear(container,
     h('header.page-head', h('div', h('h1', 'Rules'), count),
       h('div.head-actions', admin ? '' : h('span.muted.small', { id: 'rules-readonly' }, `Read only: enabling and disabling rules needs the admin role (you are ${ctx.session.role}).`))),
-    h('div.filters', h('div.filter-row', h('span.grow', search), show)),
+    h('div.filters', h('div.filter-row', search, show)),
     h('div.card.table-card', h('div.table-scroll', table)));
 
   function matches(r, words) {
@@ -82,7 +82,11 @@ export function mount(container, ctx) {
       if (admin) toggle(r, input);
       return h('tr', { class: r.enabled ? '' : 'rule-off', dataset: { rule: r.name } },
         h('td.c-toggle', h('label.switch-wrap', input, h('span.switch-track', { 'aria-hidden': 'true' }))),
-        h('td.c-rulename', h('div.rule-name', r.name), r.description ? h('div.rule-desc.muted', r.description) : ''),
+        h('td.c-rulename',
+          h('div.rule-name', r.name,
+            r.overridden ? h('span.badge.tag-runtime', { title: 'Switched at runtime, overriding the rules files' }, 'runtime') : ''),
+          r.description ? h('div.rule-desc.muted', r.description) : '',
+          r.source ? h('div.rule-src.muted', r.source) : ''),
         h('td.c-prio', priorityBadge(r.priority)),
         h('td', h('span.chips', (r.tags || []).map((t) => h('span.chip', t)))),
         h('td.num', r.hits ? h('a', { href: `/events?rule=${encodeURIComponent(r.name)}&since=720h`, title: 'Show its alerts (30 days)' }, fmtNum(r.hits)) : '0'));
