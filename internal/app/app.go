@@ -39,6 +39,7 @@ import (
 	"github.com/vigilsec/vigil/internal/store/postgres"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
 	"github.com/vigilsec/vigil/internal/tail"
+	"github.com/vigilsec/vigil/internal/ui"
 	"github.com/vigilsec/vigil/internal/wal"
 )
 
@@ -437,6 +438,7 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 	if a.api != nil {
 		mux.Handle("/api/", a.api)
+		mux.Handle("/", ui.Handler()) // the web UI: every other path
 	}
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if _, status, reason := a.authFunc(r); status != 0 {

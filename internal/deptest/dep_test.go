@@ -59,6 +59,7 @@ var allowed = map[string][]string{
 	"internal/config":       {"internal/alert", "go.yaml.in/yaml/v3"},
 	"internal/auth":         {"internal/config"},
 	"internal/access":       {"internal/auth", "internal/config", "golang.org/x/crypto/bcrypt"},
+	"internal/ui":           {},
 	"internal/api":          {"internal/access", "internal/alert", "internal/journal", "internal/store"},
 	"internal/store":        {"internal/alert", "internal/journal"},
 	"internal/store/sqlite": {"internal/store", "internal/journal", "modernc.org/sqlite"},
