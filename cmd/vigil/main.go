@@ -11,6 +11,7 @@
 //	vigil bench [flags]               measure events/s and allocations per event
 //	vigil corpus [flags]              write a realistic synthetic audit log
 //	vigil fields [--markdown]         list the fields rules can use
+//	vigil hash-password               read a password on stdin, print its bcrypt hash
 //	vigil version                     print the version
 package main
 
@@ -37,6 +38,7 @@ commands:
   bench        measure replay throughput (events/s, allocs/event) on a corpus
   corpus       write a deterministic, realistic synthetic audit log
   fields       list the fields available to rules
+  hash-password read a UI password on stdin and print its bcrypt hash (api.users)
   version      print the version
 
 Run 'vigil <command> -h' for the flags of a command.
@@ -91,6 +93,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		fmt.Fprintln(stderr, "usage: vigil config check FILE...")
 		return exitUsage
+	case "hash-password":
+		return cmdHashPassword(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "vigil", version)
 		return exitOK
