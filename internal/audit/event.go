@@ -86,8 +86,50 @@ type Event struct {
 	// authenticated by the server that received it; empty for recorded
 	// input, where ka.cluster.name falls back to the event's annotation.
 	Cluster string
+	// Locator, when set, says where the request came from: the
+	// ka.source.* fields ask it. The evaluator sets it when source
+	// enrichment is configured; nil leaves those fields missing (as in
+	// replay without enrichment). Parse leaves it as it is.
+	Locator Locator
 
 	top [numKeys]span
+}
+
+// Locator says where the request behind an event came from. The
+// ka.source.* fields call it for every event they are extracted from, once
+// per field, from many goroutines at once, so it must be safe for
+// concurrent use and should not allocate once warm.
+type Locator interface {
+	// Source returns where the request came from, given the raw JSON value
+	// of the event's top-level sourceIPs member (nil when absent), or nil
+	// when nothing is known. The result is shared: callers must not modify
+	// it.
+	Source(sourceIPs []byte) *Source
+}
+
+// Source is where a request came from, as a Locator worked it out from
+// the event's sourceIPs. Strings are empty and ASN is 0 when unknown.
+type Source struct {
+	// IP is the client's address. It is never just a claim of a
+	// forwarding header: it is the address of the connection the API
+	// server saw, or one that trusted proxies reported. It is empty when
+	// even the last entry is not an address.
+	IP string
+	// Trusted reports that IP is the request's origin. It is false when
+	// IP is only the farthest trusted proxy, because the proxies reported
+	// no origin or an unreadable one.
+	Trusted bool
+	// Unverified is how many leading sourceIPs entries come from
+	// forwarding headers that nothing vouches for: anyone can set them.
+	Unverified int
+
+	City        string // the city of IP, e.g. "Paris"
+	Region      string // the first subdivision of the country, e.g. "Île-de-France"
+	Country     string // the country's English name, e.g. "France"
+	CountryCode string // the ISO 3166-1 alpha-2 code, e.g. "FR"
+	ASN         uint32 // the autonomous system number
+	Org         string // the network's owner, e.g. the AS organisation
+	Network     string // the name of the network-map entry that holds IP
 }
 
 // Top returns the raw value of an indexed top-level member, or nil.

@@ -7,6 +7,10 @@
 // that make sense for audit events (evt.*). Every ka.* field is missing on an
 // event without a top-level auditID, like in the plugin.
 //
+// The ka.source.* fields are Vigil's own: which of the event's sourceIPs is
+// the client, and where it is, as the event's audit.Locator (package
+// enrich) works it out. They are missing on events without a Locator.
+//
 // Binding and extraction are separate steps. Def.Bind validates the argument
 // and compiles everything it can (JSON pointers are parsed once, the first
 // pointer token is resolved to an indexed top-level member, index arguments

@@ -173,6 +173,7 @@ func buildTable() []*Def {
 			bind: hostname},
 	}
 	t = append(t, containerDefs()...)
+	t = append(t, sourceDefs()...)
 	t = append(t, jevtAliases(t)...)
 	slices.SortFunc(t, func(a, b *Def) int { return strings.Compare(a.Name, b.Name) })
 	return t

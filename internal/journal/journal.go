@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/enrich"
 	"github.com/vigilsec/vigil/internal/wal"
 )
 
@@ -27,7 +28,8 @@ type Record struct {
 }
 
 // Alert is a rule match with what Vigil knows about its event beyond
-// Falco's alert: where the event came from and the event itself, redacted.
+// Falco's alert: where the event came from (the cluster, and the client's
+// address and location) and the event itself, redacted.
 type Alert struct {
 	ID       string          `json:"id"` // unique and stable: the source position and the alert's index
 	Alert    alert.Alert     `json:"alert"`
@@ -37,6 +39,10 @@ type Alert struct {
 	Stage    string          `json:"stage"`
 	Received time.Time       `json:"received"` // when Vigil received the event
 	Event    json.RawMessage `json:"event"`    // the audit event, with secrets redacted
+	// Where says which of the event's source IPs to believe and where
+	// each one is; nil when source enrichment is not configured or the
+	// event has no sourceIPs.
+	Where *enrich.Where `json:"where,omitempty"`
 	// EventOmitted says Event was left out to keep the journal record
 	// within its size limit (an event raising many alerts, or huge ones).
 	EventOmitted bool `json:"event_omitted,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/enrich"
 	"github.com/vigilsec/vigil/internal/wal"
 )
 
@@ -20,12 +21,19 @@ func TestRoundTrip(t *testing.T) {
 			Fields: []alert.Field{{Key: "ka.user.name", Values: []string{"admin"}}, {Key: "ka.sourceips", Values: []string{"1.2.3.4"}, List: true}, {Key: "ka.impuser.name", Missing: true}}},
 		Cluster: "prod", Capture: "webhook", AuditID: "a1", Stage: "ResponseComplete",
 		Received: time.Unix(0, 1733390000200000000).UTC(), Event: json.RawMessage(`{"auditID":"a1"}`),
-	}}}
+		Where: &enrich.Where{ClientIP: "10.23.2.45", Trusted: true, IPs: []enrich.IP{
+			{Addr: "81.2.69.142", Role: enrich.RoleForwarded, Location: enrich.Location{City: "London", CountryCode: "GB",
+				Latitude: 51.5142, Longitude: -0.0931, ASN: 20712, Org: "Andrews & Arnold Ltd", Source: enrich.SourceGeoIP}},
+			{Addr: "10.23.2.45", Role: enrich.RoleClient, Trusted: true, Location: enrich.Location{City: "Paris", Country: "France",
+				Network: "corp-vpn", Source: enrich.SourceNetworkMap}}}},
+	}, {ID: AlertID(src, 1), Alert: alert.Alert{Rule: "r", Priority: alert.PriorityNotice}, Event: json.RawMessage(`{}`)}}}
 	data, err := Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), `"priority":"Warning"`) || !strings.Contains(string(data), `"src":"3:4096"`) {
+	if !strings.Contains(string(data), `"priority":"Warning"`) || !strings.Contains(string(data), `"src":"3:4096"`) ||
+		!strings.Contains(string(data), `"where":{"client_ip":"10.23.2.45","trusted":true,"ips":[{"addr":"81.2.69.142","role":"forwarded"`) ||
+		strings.Count(string(data), `"where"`) != 1 {
 		t.Errorf("encoding: %s", data)
 	}
 	got, err := Unmarshal(data)

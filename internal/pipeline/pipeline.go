@@ -27,6 +27,7 @@ import (
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/batch"
 	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/enrich"
 	"github.com/vigilsec/vigil/internal/journal"
 	"github.com/vigilsec/vigil/internal/metrics"
 	"github.com/vigilsec/vigil/internal/rawjson"
@@ -49,6 +50,10 @@ type Options struct {
 	Workers     int                    // parallel evaluation; 0 = GOMAXPROCS
 	OnAlerts    func(*journal.Record)  // called after each journal append (tests, the store)
 	Now         func() time.Time       // nil = time.Now
+	// Enricher, when set, backs the ka.source.* fields (it is every
+	// event's Locator) and fills each alert's Where; nil leaves those
+	// fields missing and Where empty.
+	Enricher *enrich.Enricher
 }
 
 // Evaluator evaluates the event log. Create it with New, then call Run.
@@ -217,6 +222,9 @@ func (e *Evaluator) Run(ctx context.Context) error {
 	for range workers {
 		wg.Go(func() {
 			w := &evalWorker{e: e}
+			if e.o.Enricher != nil { // a nil *Enricher in the interface would not be a nil Locator
+				w.ev.Locator = e.o.Enricher
+			}
 			for j := range jobs {
 				w.eval(j)
 				close(j.done)
@@ -291,6 +299,7 @@ type evResult struct {
 	id     string // auditID
 	stage  string
 	alerts []*alert.Alert
+	where  *enrich.Where // for the alerts; nil without an Enricher or sourceIPs
 }
 
 // read feeds records to the workers and, in the same order, to the
@@ -385,6 +394,11 @@ func (w *evalWorker) eval(j *job) {
 		}
 		if len(r.alerts) > 0 {
 			r.id, r.stage = str(w.ev.Top(audit.KeyAuditID)), str(w.ev.Top(audit.KeyStage))
+			if en := e.o.Enricher; en != nil {
+				// Only for events that alert: the others pay nothing
+				// unless a rule reads a ka.source.* field.
+				r.where = en.WhereEvent(&w.ev)
+			}
 		}
 		j.evs = append(j.evs, r)
 	}
@@ -462,6 +476,7 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 				AuditID:  r.id,
 				Stage:    r.stage,
 				Received: time.Unix(0, h.Received).UTC(),
+				Where:    r.where,
 			})
 			a := &out[len(out)-1]
 			if eventBytes+len(r.raw) <= maxJournalEvents {
