@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/access"
 	"github.com/vigilsec/vigil/internal/api"
+	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -146,5 +149,52 @@ func TestServeAPI(t *testing.T) {
 		if a.Alert.Rule == rule {
 			t.Errorf("the disabled rule fired after the restart")
 		}
+	}
+}
+
+// TestServeEnrich checks that the network map reaches alerts, the API and
+// rules: 10.0.0.1 (the test event's source) is in "Paris".
+func TestServeEnrich(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Enrich.Networks = []config.Network{{CIDR: "10.0.0.0/8", Name: "corp-vpn", City: "Paris", Country: "France", CountryCode: "FR"}}
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "paris.yaml")
+	if err := os.WriteFile(rulesFile, []byte(`
+- rule: Namespace Deleted From Paris
+  desc: a namespace deleted from the Paris office
+  condition: ka.verb = delete and ka.target.resource = namespaces and ka.source.city = Paris and ka.source.trusted = true
+  output: namespace deleted from %ka.source.city (%ka.source.network) by %ka.user.name
+  priority: WARNING
+  source: k8s_audit
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rules.Files = []string{rulesFile}
+	s := start(t, cfg)
+	if code, body, _ := s.post(t, "/k8s_audit", eventList(nsDelete("8f0c7a6e-1b2d-4c3e-9f4a-5b6c7d8e9f02"))); code != 200 {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	got := s.sink.waitFor(t, 1)[0]
+	if got.Alert.Message != "namespace deleted from Paris (corp-vpn) by admin" {
+		t.Errorf("message %q", got.Alert.Message)
+	}
+	if got.Where == nil || got.Where.ClientIP != "10.0.0.1" || !got.Where.Trusted || len(got.Where.IPs) != 1 || got.Where.IPs[0].City != "Paris" {
+		t.Fatalf("where: %+v", got.Where)
+	}
+	c := apiClient(t, s)
+	var rec struct {
+		Where struct {
+			ClientIP string `json:"client_ip"`
+			IPs      []struct {
+				City string `json:"city"`
+			} `json:"ips"`
+		} `json:"where"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for apiDo(t, c, "GET", s.url+"/api/v1/alerts/"+got.ID, "", &rec) != 200 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rec.Where.ClientIP != "10.0.0.1" || len(rec.Where.IPs) != 1 || rec.Where.IPs[0].City != "Paris" {
+		t.Errorf("the API's where: %+v", rec.Where)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/vigilsec/vigil/internal/auth"
 	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/enrich"
 	"github.com/vigilsec/vigil/internal/ingest"
 	"github.com/vigilsec/vigil/internal/journal"
 	"github.com/vigilsec/vigil/internal/metrics"
@@ -113,6 +115,7 @@ type App struct {
 	stats   store.Stats
 	statsAt time.Time
 
+	enricher   *enrich.Enricher
 	access     *access.Access // nil without the API
 	api        http.Handler   // nil without the API
 	hub        *api.Hub
@@ -206,7 +209,12 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, err
 	}
-	a.eval, err = pipeline.New(ctx, pipeline.Options{
+	// Where source IPs are: the network map and GeoIP databases.
+	if a.enricher, err = newEnricher(cfg.Enrich); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.enricher.Close)
+	a.eval, err = pipeline.New(ctx, pipeline.Options{Enricher: a.enricher,
 		Log: a.events, LogMaxBytes: int64(in.WALMaxBytes), Journal: a.journal, Dir: stateDir,
 		Program: a.program.Load, MaxDepth: in.MaxDepth, DedupKeys: in.DedupKeys,
 		DedupWindow: time.Duration(in.DedupWindow), Metrics: a.metrics, Logger: a.log, OnAlerts: o.OnAlerts,
@@ -549,6 +557,37 @@ func (a *App) Start() error {
 	a.log.Info("vigil serving", "addr", ln.Addr().String(), "scheme", scheme, "data_dir", a.cfg.DataDir,
 		"admission", a.cfg.Admission.Enabled, "admission_mode", a.cfg.Admission.Mode, "tails", len(a.tails))
 	return nil
+}
+
+// newEnricher opens the configured GeoIP databases and network map. It
+// always returns an Enricher: without databases it still says which
+// source IP to trust.
+func newEnricher(c config.Enrich) (*enrich.Enricher, error) {
+	o := enrich.Options{CityDB: c.GeoIPCityDB, ASNDB: c.GeoIPASNDB}
+	for i, n := range c.Networks {
+		p, err := netip.ParsePrefix(n.CIDR)
+		if err != nil {
+			return nil, fmt.Errorf("enrich.networks[%d]: %w", i, err)
+		}
+		o.Networks = append(o.Networks, enrich.Network{Prefix: p.Masked(), Name: n.Name, City: n.City, Region: n.Region,
+			Country: n.Country, CountryCode: n.CountryCode, Owner: n.Owner})
+	}
+	for i, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("enrich.trusted_proxies[%d]: %w", i, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		o.TrustedProxies = append(o.TrustedProxies, p)
+	}
+	e, err := enrich.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("enrich: %w", err)
+	}
+	return e, nil
 }
 
 // openStore opens the configured store, or returns nil for driver none.

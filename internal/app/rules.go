@@ -69,6 +69,11 @@ func (a *App) Reload() error {
 	if err := a.auth.Reload(); err != nil {
 		a.log.Error("reload tokens: the previous tokens stay in use", "err", err)
 	}
+	if a.enricher != nil {
+		if err := a.enricher.Reload(); err != nil {
+			a.log.Error("reload GeoIP databases: the previous ones stay in use", "err", err)
+		}
+	}
 	p, err := a.compileRules()
 	if err != nil {
 		a.metrics.RulesReloads.WithLabelValues("error").Inc()
