@@ -361,6 +361,11 @@ type Store struct {
 	URL       Secret   `yaml:"url"`
 	Retention Duration `yaml:"retention"` // keep alerts this long, by event time (default 720h: 30 days)
 	MaxBytes  Size     `yaml:"max_bytes"` // and at most this much (default 10GiB)
+	// KeepEvents keeps every raw audit event too, for investigation
+	// (default false). Events are many: they have their own bounds.
+	KeepEvents      bool     `yaml:"keep_events"`
+	EventsRetention Duration `yaml:"events_retention"` // default 24h
+	EventsMaxBytes  Size     `yaml:"events_max_bytes"` // default 2GiB
 }
 
 // Throttle collapses identical alerts: the first is sent, the repeats
@@ -404,8 +409,9 @@ func Default() Config {
 		Outputs:     []Output{{Name: "stdout", Type: "stdout", Format: "json"}},
 		Shutdown:    Duration(30 * time.Second),
 		OutputSpool: 768 << 20,
-		Store:       Store{Driver: "sqlite", Retention: Duration(720 * time.Hour), MaxBytes: 10 << 30},
-		API:         API{Enabled: true, SessionTTL: Duration(12 * time.Hour)},
+		Store: Store{Driver: "sqlite", Retention: Duration(720 * time.Hour), MaxBytes: 10 << 30,
+			EventsRetention: Duration(24 * time.Hour), EventsMaxBytes: 2 << 30},
+		API: API{Enabled: true, SessionTTL: Duration(12 * time.Hour)},
 	}
 }
 
@@ -1051,6 +1057,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.MaxBytes < 0 {
 		bad("store.max_bytes", "must not be negative")
+	}
+	if c.Store.EventsRetention < 0 {
+		bad("store.events_retention", "must not be negative")
+	}
+	if c.Store.EventsMaxBytes < 0 {
+		bad("store.events_max_bytes", "must not be negative")
+	}
+	if c.Store.KeepEvents && c.Store.Driver == "none" {
+		bad("store.keep_events", "needs a store (store.driver is none)")
 	}
 	c.validateAPI(bad)
 	if c.OutputSpool < 64<<20 || c.OutputSpool > 1<<40 {

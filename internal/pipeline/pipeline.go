@@ -50,6 +50,11 @@ type Options struct {
 	Workers     int                    // parallel evaluation; 0 = GOMAXPROCS
 	OnAlerts    func(*journal.Record)  // called after each journal append (tests, the store)
 	Now         func() time.Time       // nil = time.Now
+	// OnEvents, when set, receives each record's events that were
+	// evaluated (not the resent duplicates), in log order, with the
+	// cluster and capture they came with. The byte slices are valid only
+	// during the call, which must not block: keep a copy.
+	OnEvents func(cluster, capture string, events [][]byte)
 	// Enricher, when set, backs the ka.source.* fields (it is every
 	// event's Locator) and fills each alert's Where; nil leaves those
 	// fields missing and Where empty.
@@ -460,6 +465,7 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 	h := j.hdr
 	var out []journal.Alert
 	var n, dups, eventBytes int
+	var kept [][]byte
 	for i := range j.evs {
 		r := &j.evs[i]
 		if r.key != 0 && e.dedup.seen(r.key, h.Received) {
@@ -467,6 +473,9 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 			continue
 		}
 		n++
+		if e.o.OnEvents != nil {
+			kept = append(kept, r.raw)
+		}
 		for _, a := range r.alerts {
 			out = append(out, journal.Alert{
 				ID:       journal.AlertID(rec.Pos, len(out)),
@@ -509,6 +518,9 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 		} else if e.o.OnAlerts != nil {
 			e.o.OnAlerts(jr)
 		}
+	}
+	if len(kept) > 0 {
+		e.o.OnEvents(h.Cluster, h.Capture.String(), kept)
 	}
 	e.events.Add(uint64(n))
 	e.alerts.Add(uint64(len(out)))

@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -159,5 +161,46 @@ func TestJournalRecordTooLarge(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != 20 || got[1] != 1 {
 		t.Errorf("journal records with %v alerts, want [20 1]", got)
+	}
+}
+
+// TestOnEvents: the hook sees every evaluated event once, in log order,
+// and not the resent duplicates.
+func TestOnEvents(t *testing.T) {
+	dir := t.TempDir()
+	events, jl := openLogs(t, dir)
+	for _, i := range []int{0, 1, 1, 2} { // the second 1 is a resend: same auditID and stage
+		if _, _, err := events.Append(context.Background(), record(i, i == 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := builtin(t)
+	var got []string
+	ev, err := New(context.Background(), Options{Log: events, Journal: jl, Dir: dir, LogMaxBytes: 64 << 20, MaxDepth: 100,
+		Program: func() *engine.Program { return p }, DedupKeys: 1000, DedupWindow: time.Hour,
+		OnEvents: func(cluster, capture string, evs [][]byte) {
+			for _, e := range evs {
+				var v struct{ AuditID string }
+				if err := json.Unmarshal(e, &v); err != nil {
+					t.Error(err)
+				}
+				got = append(got, cluster+"/"+capture+"/"+v.AuditID)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- ev.Run(ctx) }()
+	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer dcancel()
+	if err := ev.Drain(dctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	if want := []string{"c/webhook/id-0", "c/webhook/id-1", "c/webhook/id-2"}; !slices.Equal(got, want) {
+		t.Errorf("OnEvents saw %v, want %v", got, want)
 	}
 }
