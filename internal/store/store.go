@@ -263,7 +263,7 @@ func NewRow(a *journal.Alert) (Row, error) {
 		Event:    a.Event,
 		Size:     int64(len(data) + len(a.Event)),
 	}
-	r.User, r.Namespace, r.Verb, r.Resource, r.SourceIPs = eventKeys(a)
+	r.User, r.Namespace, r.Verb, r.Resource, r.SourceIPs = keys(a)
 	return r, nil
 }
 
@@ -290,26 +290,14 @@ func DecodeRecord(data, event []byte, t Triage) (Record, error) {
 	return rec, nil
 }
 
-// eventKeys returns the user, namespace, verb, resource and source IPs of
-// a's event, or, when the event was omitted, of its output fields.
-func eventKeys(a *journal.Alert) (user, ns, verb, res string, ips []string) {
-	var ev struct {
-		User struct {
-			Username string `json:"username"`
-		} `json:"user"`
-		Verb      string `json:"verb"`
-		ObjectRef struct {
-			Namespace string `json:"namespace"`
-			Resource  string `json:"resource"`
-		} `json:"objectRef"`
-		SourceIPs json.RawMessage `json:"sourceIPs"`
-	}
-	if len(a.Event) > 0 && json.Unmarshal(a.Event, &ev) == nil {
-		// Leniently: a malformed sourceIPs loses only the source IPs.
-		if json.Unmarshal(ev.SourceIPs, &ips) != nil {
-			ips = nil
+// keys returns the user, namespace, verb, resource and source IPs of a's
+// event, or, when the event was omitted or is not a JSON object, of its
+// output fields.
+func keys(a *journal.Alert) (user, ns, verb, res string, ips []string) {
+	if len(a.Event) > 0 {
+		if k, ok := scanEvent(a.Event); ok {
+			return k.user, k.namespace, k.verb, k.resource, k.sourceIPs
 		}
-		return ev.User.Username, ev.ObjectRef.Namespace, ev.Verb, ev.ObjectRef.Resource, ips
 	}
 	for _, f := range a.Alert.Fields {
 		if f.Missing || len(f.Values) == 0 {

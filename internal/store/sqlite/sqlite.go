@@ -33,11 +33,13 @@ type Store struct {
 	// wmu serializes this process's write transactions. SQLite has a single
 	// writer; queueing here is fairer and faster than SQLite's busy sleep,
 	// which remains (busy_timeout) for other processes.
-	wmu    sync.Mutex
-	insert *sql.Stmt // one alert, ignored if its ID is known
-	addIP  *sql.Stmt // one source IP of an alert
-	get    *sql.Stmt // one alert by ID
-	count  *sql.Stmt // the number of FTS matches, up to a limit
+	wmu   sync.Mutex
+	get   *sql.Stmt // one alert by ID
+	count *sql.Stmt // the number of FTS matches, up to a limit
+	// insert[i] inserts insertSizes[i] alerts, returning the seq and ID of
+	// those it did not skip; addIPs[i] inserts insertSizes[i] source IPs.
+	insert, addIPs [len(insertSizes)]*sql.Stmt
+	index          *sql.Stmt // indexes the messages of a range of seqs
 	// maxIndexMatches is the most alerts a text search reads from the
 	// trigram index; above it, Query scans in time order instead.
 	maxIndexMatches int64
@@ -55,7 +57,10 @@ func New(ctx context.Context, path string) (*Store, error) {
 	// synchronous=NORMAL is durable in WAL mode except for the last
 	// transactions before a power loss; IMMEDIATE transactions take the write
 	// lock at BEGIN, so two writers never deadlock upgrading a read lock.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	if err := create(ctx, path); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(memory)&_pragma=cache_size(-32768)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
@@ -68,21 +73,37 @@ func New(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// pageSize is the page size of new databases. Alerts are about 2 KB, so
+// that 4 KB pages would hold one alert each, half empty.
+var pageSize = 8192
+
+// create sets the page size of a new database, which WAL mode then fixes.
+// It does nothing to an existing database.
+func create(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA page_size = `+strconv.Itoa(pageSize)); err != nil {
+		return fmt.Errorf("set page size: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+		return fmt.Errorf("set WAL mode: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) init(ctx context.Context) error {
 	if err := migrate(ctx, s.db); err != nil {
 		return err
 	}
 	var err error
-	s.insert, err = s.db.PrepareContext(ctx, `INSERT INTO alerts
-		(id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, source_ips, size, data, event)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-	if err != nil {
-		return fmt.Errorf("prepare insert: %w", err)
-	}
-	s.addIP, err = s.db.PrepareContext(ctx, `INSERT OR IGNORE INTO alert_ips (ip, time, seq) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("prepare insert: %w", err)
-	}
 	s.get, err = s.db.PrepareContext(ctx, `SELECT `+recordColumns+` FROM alerts WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("prepare get: %w", err)
@@ -90,6 +111,21 @@ func (s *Store) init(ctx context.Context) error {
 	s.count, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM alerts_fts WHERE alerts_fts MATCH ? LIMIT ?)`)
 	if err != nil {
 		return fmt.Errorf("prepare count: %w", err)
+	}
+	for i, n := range insertSizes {
+		s.insert[i], err = s.db.PrepareContext(ctx, `INSERT INTO alerts (`+insertColumns+`) VALUES `+values(n, insertWidth)+
+			` ON CONFLICT (id) DO NOTHING RETURNING seq, id`)
+		if err != nil {
+			return fmt.Errorf("prepare insert: %w", err)
+		}
+		s.addIPs[i], err = s.db.PrepareContext(ctx, `INSERT OR IGNORE INTO alert_ips (ip, time, seq) VALUES `+values(n, 3))
+		if err != nil {
+			return fmt.Errorf("prepare insert: %w", err)
+		}
+	}
+	s.index, err = s.db.PrepareContext(ctx, `INSERT INTO alerts_fts (rowid, message) SELECT seq, message FROM alerts WHERE seq BETWEEN ? AND ?`)
+	if err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
 	}
 	return nil
 }
@@ -139,10 +175,13 @@ func migrateOne(ctx context.Context, db *sql.DB, version int, name string) error
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	s.insert.Close()
-	s.addIP.Close()
 	s.get.Close()
 	s.count.Close()
+	for i := range insertSizes {
+		s.insert[i].Close()
+		s.addIPs[i].Close()
+	}
+	s.index.Close()
 	return s.db.Close()
 }
 
@@ -171,53 +210,126 @@ func encodeIPs(ips []string) any {
 	return string(b)
 }
 
-// Add implements store.Store, in one transaction.
+// insertSizes are the numbers of rows that Add's prepared INSERT
+// statements write, largest first: a batch of 500 alerts takes five
+// statements, prepared once, rather than one made for its size.
+var insertSizes = [...]int{100, 10, 1}
+
+// insertColumns are the columns Add writes, in the order of insertArgs.
+const insertColumns = `id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, source_ips, size, data, event`
+
+// insertWidth is the number of insertColumns.
+const insertWidth = 15
+
+// insertArgs appends the values of r's insertColumns to args.
+func insertArgs(args []any, r *store.Row) []any {
+	return append(args, r.ID, r.Time, r.Priority, r.Rule, r.Cluster, encodeTags(r.Tags), r.Message,
+		r.User, r.Namespace, r.Verb, r.Resource, encodeIPs(r.SourceIPs), r.Size, r.Data, r.Event)
+}
+
+// values returns n rows of k placeholders each: "(?, ?), (?, ?)".
+func values(n, k int) string {
+	row := "(?" + strings.Repeat(", ?", k-1) + ")"
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// chunks calls f with consecutive chunks of n items, each the size of one
+// of insertSizes, and the index of that size.
+func chunks(n int, f func(start, size, i int) error) error {
+	start := 0
+	for i, size := range insertSizes {
+		for ; n-start >= size; start += size {
+			if err := f(start, size, i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Add implements store.Store, in one transaction: multi-row INSERTs, which
+// return the alerts they did not skip, then their source IPs, then one
+// statement for the text index (the index writes a segment per statement).
 func (s *Store) Add(ctx context.Context, alerts []journal.Alert) error {
 	if len(alerts) == 0 {
 		return nil
 	}
 	rows := make([]store.Row, len(alerts))
+	byID := make(map[string]*store.Row, len(alerts))
 	for i := range alerts {
 		r, err := store.NewRow(&alerts[i])
 		if err != nil {
 			return err
 		}
 		rows[i] = r
+		if _, ok := byID[r.ID]; !ok {
+			byID[r.ID] = &rows[i]
+		}
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		ins := tx.StmtContext(ctx, s.insert)
-		defer ins.Close()
-		addIP := tx.StmtContext(ctx, s.addIP)
-		defer addIP.Close()
-		var count, bytes int64
-		for i := range rows {
-			r := &rows[i]
-			res, err := ins.ExecContext(ctx, r.ID, r.Time, r.Priority, r.Rule, r.Cluster, encodeTags(r.Tags), r.Message,
-				r.User, r.Namespace, r.Verb, r.Resource, encodeIPs(r.SourceIPs), r.Size, r.Data, r.Event)
+		var (
+			count, bytes   int64
+			minSeq, maxSeq int64
+			ips            []any // ip, time, seq of each source IP of the inserted alerts
+			args           = make([]any, 0, insertSizes[0]*insertWidth)
+		)
+		err := chunks(len(rows), func(start, size, i int) error {
+			args = args[:0]
+			for j := start; j < start+size; j++ {
+				args = insertArgs(args, &rows[j])
+			}
+			res, err := tx.StmtContext(ctx, s.insert[i]).QueryContext(ctx, args...)
 			if err != nil {
-				return fmt.Errorf("insert alert %s: %w", r.ID, err)
+				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("insert alert %s: %w", r.ID, err)
-			}
-			if n == 0 {
-				continue
-			}
-			count++
-			bytes += r.Size
-			if len(r.SourceIPs) == 0 {
-				continue
-			}
-			seq, err := res.LastInsertId()
-			if err != nil {
-				return fmt.Errorf("insert alert %s: %w", r.ID, err)
-			}
-			for _, ip := range r.SourceIPs {
-				if _, err := addIP.ExecContext(ctx, ip, r.Time, seq); err != nil {
-					return fmt.Errorf("insert source IP of alert %s: %w", r.ID, err)
+			defer res.Close()
+			for res.Next() {
+				var (
+					seq int64
+					id  string
+				)
+				if err := res.Scan(&seq, &id); err != nil {
+					return err
+				}
+				r := byID[id]
+				if count == 0 || seq < minSeq {
+					minSeq = seq
+				}
+				maxSeq = max(maxSeq, seq)
+				count++
+				bytes += r.Size
+				for _, ip := range r.SourceIPs {
+					ips = append(ips, ip, r.Time, seq)
 				}
 			}
+			return res.Err()
+		})
+		if err != nil {
+			return fmt.Errorf("insert alerts: %w", err)
+		}
+		if count == 0 {
+			return nil
+		}
+		err = chunks(len(ips)/3, func(start, size, i int) error {
+			_, err := tx.StmtContext(ctx, s.addIPs[i]).ExecContext(ctx, ips[3*start:3*(start+size)]...)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("insert source IPs: %w", err)
+		}
+		// Every seq from minSeq to maxSeq is an alert inserted here: new
+		// rows get seqs above all others, and this transaction is the
+		// only writer.
+		if _, err := tx.StmtContext(ctx, s.index).ExecContext(ctx, minSeq, maxSeq); err != nil {
+			return fmt.Errorf("index messages: %w", err)
 		}
 		return addTotals(ctx, tx, count, bytes)
 	})
@@ -340,24 +452,12 @@ func (s *Store) filter(ctx context.Context, q *store.Query) ([]string, []any, er
 		statuses[i] = string(st)
 	}
 	in("status", statuses)
-	var indexed []string
-	for _, w := range q.Words() {
-		if len([]rune(w)) >= 3 { // long enough for a trigram
-			indexed = append(indexed, w)
-			continue
-		}
-		where = append(where, `message LIKE ? ESCAPE '\'`)
-		args = append(args, store.LikePattern(w))
-	}
-	if len(indexed) > 0 {
-		match := make([]string, len(indexed))
-		for i, w := range indexed {
-			match[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
-		}
-		m := strings.Join(match, " AND ")
-		// The index yields every match before the newest can be picked,
-		// so for words in many alerts, scanning newest first with LIKE
-		// stops sooner.
+	// Every word is matched with LIKE. The trigram index, which has no
+	// positions, narrows the alerts to those with every trigram of the
+	// words of three characters or more, but yields all of them before the
+	// newest can be picked: for words in many alerts, scanning newest first
+	// stops sooner.
+	if m := trigramQuery(q.Words()); m != "" {
 		n, err := s.matches(ctx, m)
 		if err != nil {
 			return nil, nil, err
@@ -365,12 +465,11 @@ func (s *Store) filter(ctx context.Context, q *store.Query) ([]string, []any, er
 		if n <= s.maxIndexMatches {
 			where = append(where, "seq IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)")
 			args = append(args, m)
-		} else {
-			for _, w := range indexed {
-				where = append(where, `message LIKE ? ESCAPE '\'`)
-				args = append(args, store.LikePattern(w))
-			}
 		}
+	}
+	for _, w := range q.Words() {
+		where = append(where, `message LIKE ? ESCAPE '\'`)
+		args = append(args, store.LikePattern(w))
 	}
 	return where, args, nil
 }
@@ -429,6 +528,23 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("query alerts: %w", err)
 	}
 	return p, nil
+}
+
+// trigramQuery returns the FTS5 query for the alerts whose message has
+// every trigram of the words, or "" if no word is long enough to have one.
+// The tokenizer folds case; so does LIKE, for ASCII.
+func trigramQuery(words []string) string {
+	var terms []string
+	for _, w := range words {
+		r := []rune(w)
+		for i := 0; i+3 <= len(r); i++ {
+			t := `"` + strings.ReplaceAll(string(r[i:i+3]), `"`, `""`) + `"`
+			if !slices.Contains(terms, t) {
+				terms = append(terms, t)
+			}
+		}
+	}
+	return strings.Join(terms, " AND ")
 }
 
 // maxIndexMatches is the default Store.maxIndexMatches.
