@@ -46,7 +46,7 @@ function kv(pairs) {
 }
 
 function section(title, ...body) {
-  return h('section.detail-section', h('h3', title), ...body);
+  return h('section.detail-section', { id: `detail-${title.toLowerCase().replace(/\W+/g, '-')}` }, h('h3', title), ...body);
 }
 
 const mono = (v) => (v === undefined || v === null || v === '' ? '' : h('span.mono', String(v)));
