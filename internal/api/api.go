@@ -62,6 +62,7 @@ type Cluster struct {
 // Options are the API's dependencies.
 type Options struct {
 	Store    store.Store
+	Events   store.EventStore // nil unless raw events are kept
 	Access   *access.Access
 	Rules    Rules
 	Clusters func() []Cluster
@@ -106,6 +107,7 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /api/v1/clusters", s.with(access.RoleViewer, s.clusters))
 	mux.Handle("GET /api/v1/stream", s.with(access.RoleViewer, s.stream))
 	mux.Handle("GET /api/v1/export", s.with(access.RoleViewer, s.export))
+	mux.Handle("GET /api/v1/events", s.with(access.RoleViewer, s.listEvents))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})

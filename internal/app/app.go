@@ -116,6 +116,8 @@ type App struct {
 	statsAt time.Time
 
 	enricher   *enrich.Enricher
+	keeper     *eventKeeper // nil unless store.keep_events
+	stopKeeper context.CancelFunc
 	access     *access.Access // nil without the API
 	api        http.Handler   // nil without the API
 	hub        *api.Hub
@@ -214,7 +216,12 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.enricher.Close)
-	a.eval, err = pipeline.New(ctx, pipeline.Options{Enricher: a.enricher,
+	var onEvents func(cluster, capture string, events [][]byte)
+	if cfg.Store.KeepEvents {
+		a.keeper = newEventKeeper(nil, a.metrics, a.log) // its store is set once opened, below
+		onEvents = a.keeper.offer
+	}
+	a.eval, err = pipeline.New(ctx, pipeline.Options{Enricher: a.enricher, OnEvents: onEvents,
 		Log: a.events, LogMaxBytes: int64(in.WALMaxBytes), Journal: a.journal, Dir: stateDir,
 		Program: a.program.Load, MaxDepth: in.MaxDepth, DedupKeys: in.DedupKeys,
 		DedupWindow: time.Duration(in.DedupWindow), Metrics: a.metrics, Logger: a.log, OnAlerts: o.OnAlerts,
@@ -228,6 +235,13 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	// idempotent by ID).
 	if a.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
+	}
+	if a.keeper != nil {
+		es, ok := a.store.(store.EventStore)
+		if !ok {
+			return nil, fmt.Errorf("store.keep_events: the %s store cannot keep raw events", cfg.Store.Driver)
+		}
+		a.keeper.st = es
 	}
 	if a.store != nil {
 		a.closers = append(a.closers, a.store.Close)
@@ -268,8 +282,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			Secure: cfg.TLS.CertFile != ""}); err != nil {
 			return nil, err
 		}
-		a.api = api.New(api.Options{Store: a.store, Access: a.access, Rules: appRules{a}, Clusters: a.clusters,
-			Hub: a.hub, Logger: a.log})
+		ao := api.Options{Store: a.store, Access: a.access, Rules: appRules{a}, Clusters: a.clusters, Hub: a.hub, Logger: a.log}
+		if a.keeper != nil {
+			ao.Events = a.keeper.st
+		}
+		a.api = api.New(ao)
 	} else if cfg.API.Enabled {
 		a.log.Warn("the API and UI are off: they need a store (store.driver is none)")
 	}
@@ -524,6 +541,11 @@ func (a *App) Start() error {
 	if a.store != nil {
 		a.bgWG.Go(func() { a.retain(bgCtx) })
 	}
+	if a.keeper != nil {
+		kctx, kcancel := context.WithCancel(context.Background())
+		a.stopKeeper = kcancel
+		go a.keeper.run(kctx, context.Background())
+	}
 	if a.api != nil {
 		a.bgWG.Go(func() {
 			for {
@@ -639,6 +661,16 @@ func (a *App) retain(ctx context.Context) {
 		case n > 0:
 			a.log.Info("store retention deleted old alerts", "alerts", n)
 		}
+		if a.keeper != nil {
+			er := store.Retention{MaxAge: time.Duration(a.cfg.Store.EventsRetention), MaxBytes: int64(a.cfg.Store.EventsMaxBytes)}
+			n, err := a.keeper.st.RetainEvents(ctx, er)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				a.log.Warn("store retention (raw events)", "err", err)
+			case n > 0:
+				a.log.Info("store retention deleted old raw events", "events", n)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -704,6 +736,14 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		a.cancelEval()
 		<-a.evalDone
+	}
+	if a.stopKeeper != nil { // after the evaluator: it feeds the keeper
+		a.stopKeeper()
+		select {
+		case <-a.keeper.done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("raw events: %w", ctx.Err()))
+		}
 	}
 	if a.cancelOut != nil {
 		if err := a.outputs.Drain(ctx); err != nil {

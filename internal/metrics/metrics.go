@@ -49,6 +49,9 @@ type Metrics struct {
 	OutputThrottled *prometheus.CounterVec // output: repeats collapsed into a summary
 	OutputFiltered  *prometheus.CounterVec // output: alerts the output's filters left out
 
+	EventsKept    prometheus.Counter     // raw events written to the store (store.keep_events)
+	EventsNotKept *prometheus.CounterVec // reason: raw events the store did not get
+
 	TailLines   *prometheus.CounterVec // path
 	TailSkipped *prometheus.CounterVec // path, reason
 
@@ -92,6 +95,8 @@ func New(version string) *Metrics {
 	m.OutputBacklog = f.gaugeVec("vigil_output_backlog_bytes", "Bytes of the alert journal (the spool) not yet delivered, by output.", "output")
 	m.OutputThrottled = f.counterVec("vigil_output_throttled_total", "Repeated alerts collapsed into a summary by an output's throttle.", "output")
 	m.OutputFiltered = f.counterVec("vigil_output_filtered_total", "Alerts left out by an output's priority, rule and tag filters.", "output")
+	m.EventsKept = f.counter("vigil_store_events_kept_total", "Raw audit events written to the store (store.keep_events).")
+	m.EventsNotKept = f.counterVec("vigil_store_events_dropped_total", "Raw audit events not kept in the store, by reason (queue_full: the store fell behind; store_error; unparsable). Alerts are unaffected.", "reason")
 	m.TailLines = f.counterVec("vigil_tail_bytes_total", "Bytes read from tailed audit logs.", "path")
 	m.TailSkipped = f.counterVec("vigil_tail_skipped_total", "Lines skipped in tailed audit logs, by reason.", "path", "reason")
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -202,6 +207,12 @@ func (f promFactory) gaugeVec(name, help string, labels ...string) *prometheus.G
 	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 	f.r.MustRegister(v)
 	return v
+}
+
+func (f promFactory) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	f.r.MustRegister(c)
+	return c
 }
 
 func (f promFactory) gauge(name, help string) prometheus.Gauge {
