@@ -207,6 +207,10 @@ func (ld *loader) compileRules(lists []compiledList) {
 			continue
 		}
 		ld.warnNA(ast, item)
+		sf, ok := ld.stateful(r, item)
+		if !ok {
+			continue
+		}
 
 		out := trimText(r.output)
 		rule := &Rule{
@@ -224,6 +228,7 @@ func (ld *loader) compileRules(lists []compiledList) {
 			Condition:           ast,
 			Pos:                 ld.set.addLoc(r.pos),
 			CheckOnly:           r.checkOnly,
+			Stateful:            sf,
 		}
 		if r.pos.f != nil {
 			rule.File = r.pos.f.name

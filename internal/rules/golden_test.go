@@ -28,6 +28,12 @@ func render(s *Set, ds []Diagnostic) string {
 			r.Item(), s.Position(r.Pos), r.Source, r.Priority, r.Enabled, r.Tags, r.SkipIfUnknownFilter)
 		fmt.Fprintf(&b, "  condition: %s\n", r.Condition)
 		fmt.Fprintf(&b, "  output: %s\n", r.Output)
+		if sf := r.Stateful; sf != nil {
+			fmt.Fprintf(&b, "  vigil at %s: %s\n", s.Position(sf.Pos), sf.Signature())
+			for i, p := range sf.ByPos {
+				fmt.Fprintf(&b, "    by %s at %s\n", sf.By[i], s.Position(p))
+			}
+		}
 	}
 	if s.RequiredEngineVersion != "" {
 		fmt.Fprintf(&b, "# required engine version %s\n", s.RequiredEngineVersion)

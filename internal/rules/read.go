@@ -40,7 +40,7 @@ var (
 	listKeys  = []string{"list", "items", "append", "override"}
 	macroKeys = []string{"macro", "condition", "append", "override"}
 	ruleKeys  = []string{"rule", "condition", "output", "desc", "priority", "source", "enabled", "tags",
-		"exceptions", "warn_evttypes", "skip-if-unknown-filter", "capture", "capture_duration", "append", "override"}
+		"exceptions", "warn_evttypes", "skip-if-unknown-filter", "capture", "capture_duration", "append", "override", "vigil"}
 	ruleAppendable  = []string{"condition", "exceptions", "output", "desc", "tags"}
 	ruleReplaceable = []string{"condition", "exceptions", "output", "desc", "tags", "priority", "enabled",
 		"warn_evttypes", "skip-if-unknown-filter", "capture", "capture_duration"}
@@ -84,7 +84,8 @@ type ruleInfo struct {
 	visibility      int
 	pos             loc // "rule:" key of the last full definition
 	unknownSource   bool
-	checkOnly       bool // the item has errors elsewhere: compiled only to report its condition's and output's problems
+	checkOnly       bool          // the item has errors elsewhere: compiled only to report its condition's and output's problems
+	stateful        *statefulInfo // the "vigil" key; nil for a plain rule
 }
 
 // label returns `kind "name"` when the item's name is readable, else kind.
@@ -382,6 +383,10 @@ func (ld *loader) readRule(m *mapping) {
 	if c.failed() {
 		// Falco stops at the first of these; going on would only report
 		// consequences of the bad override as if the item were a definition.
+		return
+	}
+	if _, vkey, ok := m.get("vigil"); ok && (appendFlag || len(app)+len(rep) > 0) {
+		c.errAt(vkey, CodeYAMLValidate, "vigil: only a rule's full definition can make it stateful, not an append or override")
 		return
 	}
 	switch {
@@ -687,6 +692,7 @@ func (ld *loader) defineRule(c *itemCheck, m *mapping, name string, key *yaml.No
 		r.tags[t.Value] = true
 	}
 	r.exceptions, _ = ld.readExceptions(c, m, false)
+	r.stateful = ld.readStateful(c, m)
 	if c.failed() {
 		if r.cond != nil && r.output != nil && ld.sources[r.source] {
 			// Still check the condition and output, so that every

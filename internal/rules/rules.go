@@ -107,6 +107,10 @@ type Rule struct {
 	// priority, say). Its condition and output are still compiled so that
 	// their problems are reported in the same run, but it must not run.
 	CheckOnly bool
+
+	// Stateful is the rule's "vigil" key (see Stateful), or nil for a plain
+	// rule, which alerts on every event its condition matches.
+	Stateful *Stateful
 }
 
 // Item returns the diagnostic item label of the rule: rule "Name".
