@@ -76,19 +76,28 @@ type Rule struct {
 	InFile     bool
 	Overridden bool
 
-	cond evaluator
-	out  *template
+	cond  evaluator
+	out   *template
+	src   *rules.Rule
+	plain bool    // enabled and not stateful: alerts whenever its condition matches
+	spec  *Spec   // enabled and stateful: matches are Hits
+	feeds []*Spec // the sequences whose first step it is: its matches are step Hits too
+	step  bool    // evaluated only as a sequence's first step (it is not enabled)
 }
 
 // Program is an immutable compiled rule set, safe for concurrent use by
 // goroutines that each have their own State.
 type Program struct {
-	all    []*Rule // every compiled rule, in rule order
-	rules  []*Rule // the enabled ones
-	slots  []slot
-	byKey  map[string]int
-	opts   Options
-	append []outRef // AppendFields, bound
+	all   []*Rule // every compiled rule, in rule order
+	rules []*Rule // the enabled ones
+	eval  []*Rule // what Eval evaluates: rules, then the disabled first steps of sequences
+	specs []*Spec // the enabled stateful rules
+
+	vigilSlots []int // slots of vigil.* output fields
+	slots      []slot
+	byKey      map[string]int
+	opts       Options
+	append     []outRef // AppendFields, bound
 
 	index []ruleIndex // fields that narrow the candidate rules per event
 	all1  []uint64    // bitset with every enabled rule set
@@ -109,17 +118,22 @@ type slot struct {
 	ext  field.Extractor // for a plain field
 	base int             // for a transformer: the slot it transforms; -1 otherwise
 	tf   string          // transformer name
+	// vigil is the kind of a vigil.* output field of stateful rules (see
+	// vigilFields), whose value comes from the Verdict being rendered; 0
+	// for every other slot.
+	vigil byte
 }
 
 type compiler struct {
-	p       *Program
-	set     *rules.Set
-	diags   []rules.Diagnostic // every diagnostic so far, of finished items
-	item    string             // current item, for diagnostics
-	env     *field.Env
-	errs    int                // errors of the current rule
-	unknown int                // how many of errs are unknown fields; errs == unknown means skip-if-unknown-filter applies
-	pending []rules.Diagnostic // diagnostics of the current rule, kept back until it is done
+	p        *Program
+	set      *rules.Set
+	diags    []rules.Diagnostic // every diagnostic so far, of finished items
+	item     string             // current item, for diagnostics
+	env      *field.Env
+	errs     int                // errors of the current rule
+	unknown  int                // how many of errs are unknown fields; errs == unknown means skip-if-unknown-filter applies
+	pending  []rules.Diagnostic // diagnostics of the current rule, kept back until it is done
+	stateful bool               // the current rule has a vigil key: its output may use vigil.* fields
 }
 
 // Compile checks every rule of set against the field table and builds a
@@ -137,6 +151,14 @@ func Compile(set *rules.Set, opts Options) (*Program, []rules.Diagnostic) {
 			} else {
 				cons = append(cons, c.necessary(r.Condition))
 			}
+		}
+	}
+	c.p.eval = append([]*Rule(nil), c.p.rules...)
+	for _, r := range c.linkSteps() {
+		if opts.NoIndex {
+			cons = append(cons, nil)
+		} else {
+			cons = append(cons, c.necessary(r.Condition))
 		}
 	}
 	c.p.buildIndex(cons)
@@ -157,8 +179,13 @@ func Compile(set *rules.Set, opts Options) (*Program, []rules.Diagnostic) {
 func (c *compiler) rule(r *rules.Rule) *Rule {
 	c.item = fmt.Sprintf("rule %q", r.Name)
 	c.errs, c.unknown, c.pending = 0, 0, nil
+	c.stateful = r.Stateful != nil
 	ev := c.node(r.Condition)
 	out := c.template(r.Output, r.OutputPos)
+	var spec *Spec
+	if r.Stateful != nil {
+		spec = c.statefulSpec(r)
+	}
 	if c.errs > 0 {
 		if r.SkipIfUnknownFilter && c.errs == c.unknown {
 			c.diags = append(c.diags, c.set.Diag(rules.SeverityWarning, "LOAD_UNKNOWN_FILTER", r.Pos, c.item,
@@ -177,9 +204,16 @@ func (c *compiler) rule(r *rules.Rule) *Rule {
 		on = r.Enabled
 	}
 	cr := &Rule{Name: r.Name, Desc: r.Desc, Priority: r.Priority, Source: r.Source, Tags: r.Tags, File: r.File,
-		InFile: r.Enabled, Overridden: overridden, Enabled: on && r.Priority.AtLeast(c.p.opts.MinPriority), cond: ev, out: out}
+		InFile: r.Enabled, Overridden: overridden, Enabled: on && r.Priority.AtLeast(c.p.opts.MinPriority), cond: ev, out: out, src: r}
 	c.p.all = append(c.p.all, cr)
 	if cr.Enabled {
+		if spec != nil {
+			spec.Index, spec.Rule, spec.eval = len(c.p.specs), cr, len(c.p.rules)
+			c.p.specs = append(c.p.specs, spec)
+			cr.spec = spec
+		} else {
+			cr.plain = true
+		}
 		c.p.rules = append(c.p.rules, cr)
 	}
 	return cr
@@ -248,6 +282,10 @@ func (c *compiler) operand(o condition.Operand) (int, bool) {
 	switch o := o.(type) {
 	case *condition.FieldNode:
 		def, ok := field.Lookup(o.Name)
+		if _, vigil := vigilFields[o.Name]; !ok && vigil {
+			c.errorf(o.Pos, "LOAD_ERR_COMPILE_CONDITION", "%s is an output field of stateful rules; a condition cannot use it", o.Name)
+			return 0, false
+		}
 		if !ok {
 			c.unknown++
 			c.errorf(o.Pos, "LOAD_ERR_COMPILE_CONDITION", "unknown field %q", o.Name)

@@ -26,6 +26,11 @@ type State struct {
 	vals    []field.Values // per slot: the values
 	matches []int          // indices into Program.rules of the rules that matched
 	cand    []uint64       // candidate rules for the current event (bitset)
+	hits    []Hit          // stateful hits of the current event
+	steps   []Hit          // sequence first-step hits, appended to hits at the end of Eval
+	key     []byte         // scratch for hit keys
+	verdict *Verdict       // being rendered by StatefulAlert
+	spec    *Spec          // being rendered by StatefulAlert
 }
 
 // NewState returns a State for p. It may be used only with p: after a
@@ -44,6 +49,8 @@ func (st *State) reset(ev *audit.Event) {
 		st.epoch = 1
 	}
 	st.matches = st.matches[:0]
+	st.hits = st.hits[:0]
+	st.steps = st.steps[:0]
 }
 
 // get returns the values of slot i for the current event, extracting them on
@@ -61,6 +68,9 @@ func (st *State) get(i int) ([][]byte, bool) {
 // extract computes slot s's values for the current event.
 func (s *slot) extract(ev *audit.Event, out *field.Values, st *State) bool {
 	if s.base < 0 {
+		if s.vigil != 0 {
+			return st.vigilValue(s.vigil, out)
+		}
 		return s.ext(ev, out)
 	}
 	vals, ok := st.get(s.base)

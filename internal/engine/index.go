@@ -124,9 +124,9 @@ type ruleIndex struct {
 // buildIndex chooses the index keys and fills the bitsets. cons[i] holds
 // the constraints of enabled rule i.
 func (p *Program) buildIndex(cons []constraints) {
-	words := (len(p.rules) + 63) / 64
+	words := (len(p.eval) + 63) / 64
 	p.all1 = make([]uint64, words)
-	for i := range p.rules {
+	for i := range p.eval {
 		p.all1[i/64] |= 1 << (i % 64)
 	}
 	count := map[int]int{}

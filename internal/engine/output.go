@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/condition"
@@ -129,6 +130,9 @@ func (c *compiler) parseOutputRef(s string) (outRef, int, error) {
 			c.p.byKey[key] = si
 		}
 		return outRef{key: inner.key, slot: si, kslot: inner.kslot}, end + 1, nil
+	}
+	if strings.HasPrefix(s, "vigil.") {
+		return c.vigilRef(s)
 	}
 	j = 0
 	for j < len(s) && isIdentByte(s[j]) {

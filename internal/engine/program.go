@@ -10,17 +10,41 @@ import (
 // MatchAll, at most one with MatchFirst. The result is owned by st and valid
 // until st is used again. Eval has no side effects on p. st must come from
 // p.NewState; Eval panics otherwise.
+//
+// Stateful rules are not in the result: their matches are Hits (see
+// Program.Hits), for the caller to decide on with their state. They are
+// evaluated whatever the matching mode: MatchFirst picks the first
+// matching plain rule.
 func (p *Program) Eval(ev *audit.Event, st *State) []int {
 	p.checkState(st)
 	st.reset(ev)
 	cand := p.candidates(st)
+	first := false
 	for i := nextRule(cand, 0); i >= 0; i = nextRule(cand, i+1) {
-		if p.rules[i].cond.eval(st) {
+		r := p.eval[i]
+		if first && r.plain {
+			continue
+		}
+		if !r.cond.eval(st) {
+			continue
+		}
+		if r.plain {
 			st.matches = append(st.matches, i)
 			if p.opts.Matching == MatchFirst {
-				break
+				if len(p.eval) == len(p.rules) && len(p.specs) == 0 {
+					break
+				}
+				first = true
 			}
 		}
+		if r.spec != nil || r.feeds != nil {
+			p.hit(st, r)
+		}
+	}
+	if len(st.steps) > 0 {
+		// A sequence's own match is decided before its first step is
+		// recorded, so one event is never both steps.
+		st.hits = append(st.hits, st.steps...)
 	}
 	return st.matches
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/vigilsec/vigil/internal/engine"
 	"github.com/vigilsec/vigil/internal/field"
 	"github.com/vigilsec/vigil/internal/rules"
+	"github.com/vigilsec/vigil/internal/stateful"
 	"github.com/vigilsec/vigil/internal/txtar"
 )
 
@@ -210,6 +211,7 @@ func (r *Runner) Run(c *Case) *Result {
 		return res
 	}
 	st := p.NewState()
+	state := stateful.New(stateful.Limits{}) // each case starts with empty state
 	d := audit.NewBytesDecoder(c.Events, audit.Options{Name: c.Path + ":events.jsonl", Limits: r.opts.Limits})
 	var ev audit.Event
 	var skips []string
@@ -229,11 +231,10 @@ func (r *Runner) Run(c *Case) *Result {
 			return res
 		}
 		events++
-		for _, i := range p.Eval(&ev, st) {
-			a := p.Alert(st, i)
+		state.Eval(p, st, &ev, func(a *alert.Alert) {
 			res.Alerts = append(res.Alerts, a)
 			res.Got = append(res.Got, a.Rule)
-		}
+		})
 	}
 	switch {
 	case len(skips) > 0:
