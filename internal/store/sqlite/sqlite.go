@@ -53,14 +53,19 @@ func New(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite store: path %q contains '?'", path)
 	}
-	// busy_timeout and journal_mode apply to every pooled connection.
-	// synchronous=NORMAL is durable in WAL mode except for the last
-	// transactions before a power loss; IMMEDIATE transactions take the write
-	// lock at BEGIN, so two writers never deadlock upgrading a read lock.
 	if err := create(ctx, path); err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(memory)&_pragma=cache_size(-32768)&_txlock=immediate"
+	// The pragmas apply to every pooled connection. synchronous=NORMAL is
+	// durable in WAL mode except for the last transactions before a power
+	// loss. Checkpoints every 4,000 pages (32 MiB) rather than 1,000: the
+	// index pages every batch touches are copied back to the database once
+	// per checkpoint, not once per batch; journal_size_limit then truncates
+	// the WAL file. IMMEDIATE transactions take the write lock at BEGIN, so
+	// two writers never deadlock upgrading a read lock.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=temp_store(memory)&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(4000)&_pragma=journal_size_limit(67108864)" +
+		"&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
@@ -113,8 +118,12 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("prepare count: %w", err)
 	}
 	for i, n := range insertSizes {
-		s.insert[i], err = s.db.PrepareContext(ctx, `INSERT INTO alerts (`+insertColumns+`) VALUES `+values(n, insertWidth)+
-			` ON CONFLICT (id) DO NOTHING RETURNING seq, id`)
+		// OR IGNORE rather than ON CONFLICT DO NOTHING: with no
+		// constraint left to abort it, the statement needs no statement
+		// journal, which cost a fifth of Add. No column Add writes is ever
+		// NULL where NOT NULL, so IGNORE skips only known IDs.
+		s.insert[i], err = s.db.PrepareContext(ctx, `INSERT OR IGNORE INTO alerts (`+insertColumns+`) VALUES `+values(n, insertWidth)+
+			` RETURNING seq, id`)
 		if err != nil {
 			return fmt.Errorf("prepare insert: %w", err)
 		}
