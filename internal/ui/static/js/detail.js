@@ -2,7 +2,7 @@
 // the rule's message, tags and output fields, the raw event, triage
 // (acknowledge, resolve, assignee), comments and the exception YAML.
 
-import { enc, get, patch, post } from './api.js';
+import { APIError, enc, get, patch, post, withQuery } from './api.js';
 import { clear, copyText, fmtAgo, fmtTime, h, toast } from './dom.js';
 import { canonical, slug } from './priority.js';
 
@@ -155,6 +155,7 @@ function render(panel, rec, opts, closeBtn) {
   const triageBox = h('div.triage', { id: 'triage' });
   const commentsBox = h('div.comments', { id: 'comments' });
   const exceptionBox = h('div.exception', { id: 'exception' });
+  const activityBox = h('div.activity', { id: 'activity' });
 
   clear(panel,
     h('div.detail-head',
@@ -172,6 +173,7 @@ function render(panel, rec, opts, closeBtn) {
         section('When', when),
         section('Where', whereBlock)),
       section('Output fields', fields),
+      section('Activity', activityBox),
       section('Exception', exceptionBox),
       section('Comments', commentsBox),
       section('Event', raw)));
@@ -179,6 +181,47 @@ function render(panel, rec, opts, closeBtn) {
   renderTriage(triageBox, rec, { ...opts, onComments: () => renderComments(commentsBox, rec, opts) });
   renderComments(commentsBox, rec, opts);
   renderException(exceptionBox, rec);
+  renderActivity(activityBox, rec, userName);
+}
+
+// renderActivity offers the user's other requests in the hour around the
+// alert, from the raw events Vigil keeps with store.keep_events.
+function renderActivity(box, rec, userName) {
+  if (!userName) {
+    clear(box, h('p.muted.small', 'The event names no user.'));
+    return;
+  }
+  const t = Math.floor(rec.alert.time / 1e6); // ms
+  const iso = (ms) => new Date(ms).toISOString();
+  const params = new URLSearchParams({ user: userName, cluster: rec.cluster, since: iso(t - 30 * 60e3), until: iso(t + 30 * 60e3), limit: '200' });
+  const button = h('button.btn.btn-small', {
+    id: 'btn-activity', type: 'button',
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        const page = await get(withQuery('/events', params));
+        const rows = (page.events || []).map((e) => h('tr',
+          h('td.mono', fmtTime(e.time)),
+          h('td.mono', e.verb),
+          h('td.mono', [e.resource, e.namespace && `ns=${e.namespace}`, e.name].filter(Boolean).join(' ')),
+          h('td.mono', e.code ? String(e.code) : ''),
+          h('td.mono', (e.source_ips || []).join(', '))));
+        clear(box,
+          h('p.muted.small', `${rows.length}${page.next ? '+' : ''} requests by ${userName} on ${rec.cluster} within 30 minutes of the alert, newest first.`),
+          rows.length ? h('div.table-wrap', h('table.table.activity-table', { id: 'activity-table' },
+            h('thead', h('tr', ['Time', 'Verb', 'Object', 'Code', 'Source IPs'].map((c) => h('th', c)))),
+            h('tbody', rows))) : '');
+      } catch (e) {
+        if (e instanceof APIError && e.status === 404) {
+          clear(box, h('p.muted.small', 'Vigil does not keep raw events: set store.keep_events in its configuration to see what else this user did.'));
+        } else {
+          toast(`Could not load the activity: ${e.message}`);
+          button.disabled = false;
+        }
+      }
+    },
+  }, `What else did ${userName} do?`);
+  clear(box, h('p.muted.small', 'Every request by this user in the hour around the alert.'), button);
 }
 
 function renderTriage(box, rec, opts) {
