@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -440,6 +441,27 @@ func (b *SummaryBuilder) AddTop(dim, value string, n int64) {
 
 // Summary returns what was added.
 func (b *SummaryBuilder) Summary() Summary { return b.s }
+
+// MigrationVersions returns the versions of the migration files names,
+// sorted: the number each base name starts with, as 3 for
+// "migrations/0003_index.sql". Numbers may skip, never repeat: a version is
+// what a database records as applied.
+func MigrationVersions(names []string) ([]int, error) {
+	versions := make([]int, len(names))
+	for i, name := range names {
+		base := path.Base(name)
+		digits := base[:len(base)-len(strings.TrimLeft(base, "0123456789"))]
+		v, err := strconv.Atoi(digits)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name does not start with its version", name)
+		}
+		if i > 0 && v <= versions[i-1] {
+			return nil, fmt.Errorf("migration %s: version %d repeats or is out of order", name, v)
+		}
+		versions[i] = v
+	}
+	return versions, nil
+}
 
 // LikePattern returns the LIKE pattern (escape character '\') that matches
 // strings containing w.

@@ -64,6 +64,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	slices.Sort(names)
+	versions, err := store.MigrationVersions(names)
+	if err != nil {
+		return err
+	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
 			return fmt.Errorf("lock migrations: %w", err)
@@ -76,7 +80,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return fmt.Errorf("read schema version: %w", err)
 		}
 		for i, name := range names {
-			version := i + 1
+			version := versions[i]
 			if version <= have {
 				continue
 			}

@@ -147,9 +147,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	slices.Sort(names)
+	versions, err := store.MigrationVersions(names)
+	if err != nil {
+		return err
+	}
 	for i, name := range names {
-		version := i + 1
-		if err := migrateOne(ctx, db, version, name); err != nil {
+		if err := migrateOne(ctx, db, versions[i], name); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 	}

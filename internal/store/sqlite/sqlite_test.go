@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"flag"
+	"fmt"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -104,49 +105,145 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-var benchAlerts = flag.Int("bench-alerts", 100_000, "alerts stored before BenchmarkSQLiteQuery")
+var (
+	benchAlerts = flag.Int("bench-alerts", 50_000, "alerts stored before BenchmarkSQLiteQuery")
+	bench1M     = flag.Bool("bench1m", false, "run BenchmarkSQLiteQuery1M, which first stores 1,000,000 alerts (minutes)")
+	benchDB     = flag.String("bench-db", "", "where BenchmarkSQLiteQuery1M keeps its database, to reuse it in later runs (default: a temporary directory)")
+)
 
-// BenchmarkSQLiteQuery measures the events page's queries (first page of
-// 50) on a store holding -bench-alerts alerts.
+// BenchmarkSQLiteQuery measures the events and overview pages' queries on
+// a store holding -bench-alerts alerts (50,000).
 func BenchmarkSQLiteQuery(b *testing.B) {
-	s := newStore(b)
+	benchQueries(b, filled(b, *benchAlerts, filepath.Join(b.TempDir(), "alerts.db")))
+}
+
+// BenchmarkSQLiteQuery1M measures them on 1,000,000 alerts. It runs only
+// with -bench1m, since storing them takes minutes:
+//
+//	go test -run '^$' -bench SQLiteQuery1M -bench1m -bench-db /tmp/vigil-1m.db ./internal/store/sqlite
+//
+// -bench-db keeps the database for the next run.
+func BenchmarkSQLiteQuery1M(b *testing.B) {
+	if !*bench1M {
+		b.Skip("stores 1,000,000 alerts first: run with -bench1m")
+	}
+	path := *benchDB
+	if path == "" {
+		path = filepath.Join(b.TempDir(), "alerts.db")
+	}
+	benchQueries(b, filled(b, 1_000_000, path))
+}
+
+// benchSpan is the time BenchAlert's alerts spread over in filled stores.
+const benchSpan = 30 * 24 * time.Hour
+
+// filled opens the store at path, storing n alerts (storetest.BenchAlert,
+// evenly over benchSpan, in batches of 500) unless it holds them already.
+// Nine in ten of the newest tenth are resolved, as responders triage the
+// recent alerts.
+func filled(b *testing.B, n int, path string) *Store {
+	b.Helper()
 	ctx := context.Background()
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < *benchAlerts; i += 1000 {
-		as := make([]journal.Alert, 0, 1000)
-		for j := i; j < i+1000 && j < *benchAlerts; j++ {
-			as = append(as, storetest.BenchAlert(j, start.Add(time.Duration(j)*time.Second)))
+	s, err := New(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	st, err := s.Stats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if st.Count == int64(n) {
+		return s
+	}
+	if st.Count != 0 {
+		b.Fatalf("%s holds %d alerts, not %d: remove it", path, st.Count, n)
+	}
+	start := time.Now()
+	step := benchSpan / time.Duration(n)
+	first := benchStart()
+	for i := 0; i < n; i += 500 {
+		as := make([]journal.Alert, 0, 500)
+		for j := i; j < min(i+500, n); j++ {
+			as = append(as, storetest.BenchAlert(j, first.Add(time.Duration(j)*step)))
 		}
 		if err := s.Add(ctx, as); err != nil {
 			b.Fatal(err)
 		}
 	}
-	crit := alert.PriorityCritical
+	_, err = s.db.ExecContext(ctx, `UPDATE alerts SET status = 'resolved' WHERE seq > (SELECT max(seq) FROM alerts) - ? AND seq % 10 != 0`, n/10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("stored %d alerts in %v", n, time.Since(start).Round(time.Second))
+	return s
+}
+
+// benchStart is the event time of the first alert of filled stores.
+func benchStart() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }
+
+// benchQueries times the events page's first page (50 alerts) for the
+// usual filters, and the overview page's Summarize of the last day.
+func benchQueries(b *testing.B, s *Store) {
+	ctx := context.Background()
+	st, err := s.Stats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := int(st.Count)
+	end := benchStart().Add(benchSpan)
+	warning := alert.PriorityWarning
+	critical := alert.PriorityCritical
 	p, err := s.Query(ctx, store.Query{Limit: 50})
 	if err != nil {
 		b.Fatal(err)
 	}
+	// A name in one alert, from the first tenth of the store.
+	rare := fmt.Sprintf("db-password-%d", n/10+7)
 	queries := []struct {
 		name string
 		q    store.Query
 	}{
-		{"first page", store.Query{Limit: 50}},
-		{"second page", store.Query{Limit: 50, Cursor: p.Next}},
-		{"cluster and priority", store.Query{Limit: 50, Clusters: []string{"cluster-1"}, MinPriority: &crit}},
-		{"user", store.Query{Limit: 50, User: "carol"}},
-		{"rare rule in last day", store.Query{Limit: 50, Rules: []string{"Delete Namespace"}, Since: start.Add(time.Duration(*benchAlerts-86400) * time.Second)}},
-		{"text", store.Query{Limit: 50, Text: "db-password-4242"}},
-		{"text common", store.Query{Limit: 50, Text: "secrets"}},
-		{"tag", store.Query{Limit: 50, Tags: []string{"mitre_credential_access"}}},
+		{"no filter", store.Query{}},
+		{"second page", store.Query{Cursor: p.Next}},
+		{"oldest first", store.Query{Oldest: true}},
+		{"min priority warning", store.Query{MinPriority: &warning}},
+		{"one cluster", store.Query{Clusters: []string{storetest.BenchCluster(3)}}},
+		{"one user", store.Query{User: storetest.BenchUser(42)}},
+		{"one namespace", store.Query{Namespace: storetest.BenchNamespace(7)}},
+		{"one rule", store.Query{Rules: []string{storetest.BenchRule(40)}}},
+		{"source IP", store.Query{SourceIP: storetest.BenchSourceIP(42)}},
+		{"text common word", store.Query{Text: "secrets"}},
+		{"text rare word", store.Query{Text: rare}},
+		{"text two words", store.Query{Text: "patch " + storetest.BenchUser(42)}},
+		{"status open", store.Query{Statuses: []store.Status{store.StatusOpen}}},
+		{"cluster, critical, last day", store.Query{Clusters: []string{storetest.BenchCluster(3)}, MinPriority: &critical, Since: end.Add(-24 * time.Hour)}},
 	}
 	for _, qc := range queries {
 		b.Run(qc.name, func(b *testing.B) {
+			qc.q.Limit = 50
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.Query(ctx, qc.q); err != nil {
+				p, err := s.Query(ctx, qc.q)
+				if err != nil {
 					b.Fatal(err)
+				}
+				if len(p.Alerts) == 0 {
+					b.Fatalf("Query(%+v) found nothing", qc.q)
 				}
 			}
 		})
 	}
+	b.Run("summarize last day", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sum, err := s.Summarize(ctx, store.Query{Since: end.Add(-24 * time.Hour)}, store.SummaryOptions{Bucket: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if sum.Total == 0 {
+				b.Fatal("Summarize found nothing")
+			}
+		}
+	})
 }

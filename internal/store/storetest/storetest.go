@@ -766,6 +766,9 @@ func BenchUser(i int) string {
 	return fmt.Sprintf("user-%03d@example.com", i)
 }
 
+// BenchSourceIP returns the source IP of benchmark user i.
+func BenchSourceIP(i int) string { return fmt.Sprintf("10.%d.%d.%d", i/100, i%100, 10+i%7) }
+
 // BenchNamespace returns the name of benchmark namespace i.
 func BenchNamespace(i int) string { return fmt.Sprintf("team-%02d", i) }
 
@@ -819,7 +822,7 @@ func BenchAlert(i int, t time.Time) journal.Alert {
 		n = ""
 	}
 	verb := [...]string{"get", "list", "create", "patch", "delete"}[h>>40%5]
-	ips := fmt.Sprintf(`"10.%d.%d.%d"`, ui/100, ui%100, 10+ui%7)
+	ips := `"` + BenchSourceIP(ui) + `"`
 	if h>>44%20 == 0 {
 		ips += `,"192.168.0.1"`
 	}
