@@ -30,6 +30,7 @@ import (
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/engine"
 	"github.com/vigilsec/vigil/internal/rawjson"
+	"github.com/vigilsec/vigil/internal/stateful"
 )
 
 // Format is the alert output format.
@@ -72,6 +73,9 @@ type Options struct {
 	ChunkSize int
 	// Stdin is read for the input "-"; nil means os.Stdin.
 	Stdin io.Reader
+	// StateLimits bound the in-memory state of stateful rules, which
+	// replay evaluates in input order like the server does.
+	StateLimits stateful.Limits
 }
 
 // MaxSkipReports bounds the skipped items kept per chunk of input, so that a
@@ -111,7 +115,18 @@ type chunk struct {
 	skips              []*audit.Error         // the first MaxSkipReports skipped items
 	skipCount          map[audit.Reason]int64 // every skipped item, by reason
 	alerts             []*alert.Alert         // when OnAlert is set
+	hits               []pendingHit           // stateful hits, for the writer to decide on in order
 	events64, alerts64 int64
+}
+
+// pendingHit is a stateful hit found by a worker. Whether it raises an
+// alert depends on the state, which only the ordered writer may touch.
+type pendingHit struct {
+	hit    engine.Hit
+	raw    []byte // a copy of the event (none for a sequence's first step)
+	offset int64  // the event's input offset
+	out    int    // len(chunk.out) after the event's plain alerts: where its stateful alerts go
+	nalert int    // len(chunk.alerts) likewise
 }
 
 // skip records a skipped item.
@@ -160,6 +175,11 @@ func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
 		free <- &chunk{}
 	}
 
+	var state *decider
+	if len(opt.Program.Specs()) > 0 {
+		state = newDecider(opt)
+	}
+
 	var wg sync.WaitGroup
 	for i := 0; i < opt.Workers; i++ {
 		wg.Go(func() {
@@ -198,6 +218,9 @@ func Run(ctx context.Context, inputs []string, opt Options) (Summary, error) {
 						e.Line += lineBase
 					}
 					lineBase += c.extraLines + c.newlines
+				}
+				if state != nil && len(c.hits) > 0 {
+					state.decide(c)
 				}
 				for reason, n := range c.skipCount {
 					sum.Skipped[reason] += n
@@ -323,6 +346,7 @@ func (r *reader) get() (*chunk, bool) {
 		c.skips = c.skips[:0]
 		clear(c.skipCount)
 		c.alerts = nil
+		c.hits = c.hits[:0]
 		c.decoded = false
 		c.newlines, c.extraLines = 0, 0
 		c.events64, c.alerts64 = 0, 0
@@ -634,5 +658,74 @@ func (w *worker) eval(c *chunk) {
 			c.out = alert.AppendJSON(c.out, a, w.opt.Location)
 		}
 		c.out = append(c.out, '\n')
+	}
+	for _, h := range p.Hits(w.st) {
+		ph := pendingHit{hit: h, offset: w.ev.Offset, out: len(c.out), nalert: len(c.alerts)}
+		if !h.Step {
+			ph.raw = append([]byte(nil), w.ev.Raw...)
+		}
+		c.hits = append(c.hits, ph)
+	}
+}
+
+// decider keeps the state of the stateful rules. The ordered writer uses
+// it, so decisions follow input order whatever the number of workers.
+type decider struct {
+	opt   Options
+	table *stateful.Table
+	st    *engine.State
+	ev    audit.Event
+}
+
+func newDecider(opt Options) *decider {
+	return &decider{opt: opt, table: stateful.New(opt.StateLimits), st: opt.Program.NewState()}
+}
+
+// decide applies a chunk's stateful hits in order and splices the alerts
+// they raise into the chunk's output, after the plain alerts of the same
+// event.
+func (d *decider) decide(c *chunk) {
+	p := d.opt.Program
+	var out []byte
+	var alerts []*alert.Alert
+	doneOut, doneAlerts, fired := 0, 0, false
+	var bound []byte
+	for _, ph := range c.hits {
+		v := d.table.Observe(p, ph.hit)
+		if v == nil {
+			continue
+		}
+		if !fired {
+			fired = true
+			out = make([]byte, 0, len(c.out)+1024)
+		}
+		if len(bound) == 0 || &bound[0] != &ph.raw[0] {
+			if err := audit.Parse(&d.ev, ph.raw, d.opt.Limits.MaxDepth); err != nil {
+				continue // it parsed in the worker with the same limits
+			}
+			d.ev.Offset, d.ev.Input = ph.offset, c.input
+			p.Bind(&d.ev, d.st)
+			bound = ph.raw
+		}
+		a := p.StatefulAlert(d.st, ph.hit, v)
+		out = append(out, c.out[doneOut:ph.out]...)
+		alerts = append(alerts, c.alerts[doneAlerts:ph.nalert]...)
+		doneOut, doneAlerts = ph.out, ph.nalert
+		c.alerts64++
+		if d.opt.OnAlert != nil {
+			alerts = append(alerts, a)
+			continue
+		}
+		switch d.opt.Format {
+		case Text:
+			out = alert.AppendText(out, a, d.opt.Location)
+		default:
+			out = alert.AppendJSON(out, a, d.opt.Location)
+		}
+		out = append(out, '\n')
+	}
+	if fired {
+		c.out = append(out, c.out[doneOut:]...)
+		c.alerts = append(alerts, c.alerts[doneAlerts:]...)
 	}
 }

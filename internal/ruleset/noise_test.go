@@ -11,15 +11,17 @@ import (
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/corpus"
 	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/stateful"
 )
 
 // eachAlert generates n events of the corpus with opts, evaluates each one
-// with p as internal/replay does, and calls fn for every alert with the
-// raw event that raised it.
+// with p as internal/replay does (stateful rules included, in order), and
+// calls fn for every alert with the raw event that raised it.
 func eachAlert(t *testing.T, p *engine.Program, opts corpus.Options, n int, fn func(raw []byte, a *alert.Alert)) {
 	t.Helper()
 	g := corpus.New(opts)
 	st := p.NewState()
+	state := stateful.New(stateful.Limits{})
 	var ev audit.Event
 	var buf []byte
 	for range n {
@@ -27,9 +29,7 @@ func eachAlert(t *testing.T, p *engine.Program, opts corpus.Options, n int, fn f
 		if err := audit.Parse(&ev, buf, 100); err != nil {
 			t.Fatalf("corpus event does not parse: %v", err)
 		}
-		for _, i := range p.Eval(&ev, st) {
-			fn(buf, p.Alert(st, i))
-		}
+		state.Eval(p, st, &ev, func(a *alert.Alert) { fn(buf, a) })
 	}
 }
 
@@ -87,6 +87,7 @@ func TestRiskyCoverage(t *testing.T) {
 	var order []string
 	g := corpus.New(corpus.Options{Seed: 5, RiskyRate: 1})
 	st := p.NewState()
+	state := stateful.New(stateful.Limits{})
 	var ev audit.Event
 	var buf []byte
 	for range events {
@@ -101,9 +102,7 @@ func TestRiskyCoverage(t *testing.T) {
 			reqs[id] = r
 			order = append(order, id)
 		}
-		if len(p.Eval(&ev, st)) > 0 {
-			r.caught = true
-		}
+		state.Eval(p, st, &ev, func(*alert.Alert) { r.caught = true })
 	}
 	byKind := map[string][2]int{}
 	caught := 0

@@ -30,6 +30,7 @@ import (
 	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/audit"
 	"github.com/vigilsec/vigil/internal/engine"
+	"github.com/vigilsec/vigil/internal/enrich"
 	"github.com/vigilsec/vigil/internal/field"
 	"github.com/vigilsec/vigil/internal/rules"
 	"github.com/vigilsec/vigil/internal/stateful"
@@ -159,12 +160,20 @@ func (r *Result) Passed() bool { return r.Err == nil && equal(r.Got, r.Case.Want
 type Runner struct {
 	opts  Options
 	cache map[engine.Matching]*engine.Program
+	// where backs the ka.source.* fields as a server with source
+	// enrichment but no network map, proxies or databases would: the
+	// client is the last entry of sourceIPs.
+	where *enrich.Enricher
 }
 
 // NewRunner checks the rules under test and returns a Runner. The error lists
 // every problem of the rules.
 func NewRunner(opts Options) (*Runner, error) {
-	r := &Runner{opts: opts, cache: map[engine.Matching]*engine.Program{}}
+	where, err := enrich.New(enrich.Options{})
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{opts: opts, cache: map[engine.Matching]*engine.Program{}, where: where}
 	if _, err := r.program(nil, engine.MatchAll); err != nil {
 		return nil, err
 	}
@@ -214,6 +223,7 @@ func (r *Runner) Run(c *Case) *Result {
 	state := stateful.New(stateful.Limits{}) // each case starts with empty state
 	d := audit.NewBytesDecoder(c.Events, audit.Options{Name: c.Path + ":events.jsonl", Limits: r.opts.Limits})
 	var ev audit.Event
+	ev.Locator = r.where
 	var skips []string
 	events := 0
 	for {
