@@ -8,6 +8,16 @@
 // At start the evaluator resumes after the later of the two, and rebuilds
 // its dedup set from the retained log before that point. A crash at any
 // moment therefore neither loses nor repeats an alert.
+//
+// Stateful rules. Workers only find the hits of stateful rules (see
+// package stateful); the commit step applies them to the state in log
+// order and renders the alerts they raise, so results never depend on
+// scheduling. The state is saved next to the checkpoint, tagged with the
+// log position it includes everything before (stateful.snapshot). At start
+// the evaluator loads it and re-applies, without alerting, the records
+// between that position and the resume position; records before the saved
+// position never touch the state again. The log is released no further
+// than the saved position, so those records are still there.
 package pipeline
 
 import (
@@ -31,6 +41,7 @@ import (
 	"github.com/vigilsec/vigil/internal/journal"
 	"github.com/vigilsec/vigil/internal/metrics"
 	"github.com/vigilsec/vigil/internal/rawjson"
+	"github.com/vigilsec/vigil/internal/stateful"
 	"github.com/vigilsec/vigil/internal/wal"
 )
 
@@ -59,6 +70,9 @@ type Options struct {
 	// event's Locator) and fills each alert's Where; nil leaves those
 	// fields missing and Where empty.
 	Enricher *enrich.Enricher
+	// StateLimits bound the memory of stateful rules; zero values take
+	// the stateful package's defaults.
+	StateLimits stateful.Limits
 }
 
 // Evaluator evaluates the event log. Create it with New, then call Run.
@@ -73,6 +87,12 @@ type Evaluator struct {
 	jend      wal.Pos                 // journal end after the last append
 	lastCkpt  wal.Pos
 
+	state    *stateful.Table // stateful rules' state; used by the committer only
+	statePos wal.Pos         // the state includes every record before this position
+	snapPos  wal.Pos         // the saved state includes every record before this position
+	stateSt  *engine.State   // for rendering stateful alerts in the committer
+	stateEv  audit.Event
+
 	mu      sync.Mutex
 	samples []sample // processed positions by receive time, for releasing the log
 	events  atomic.Uint64
@@ -84,7 +104,10 @@ type sample struct {
 	received int64
 }
 
-const checkpointFile = "evaluator.checkpoint"
+const (
+	checkpointFile = "evaluator.checkpoint"
+	stateFile      = "stateful.snapshot"
+)
 
 type checkpoint struct {
 	Log     wal.Pos `json:"log"`     // evaluated up to here
@@ -133,20 +156,61 @@ func New(ctx context.Context, o Options) (*Evaluator, error) {
 	e.lastCkpt = ck.Log
 	p := resume
 	e.processed.Store(&p)
+	e.loadState()
 	if err := e.rebuild(ctx); err != nil {
 		return nil, err
 	}
-	o.Logger.Info("evaluator ready", "resume", resume.String(), "dedup_keys", e.dedup.len())
+	keys, _, _ := e.state.Stats()
+	o.Logger.Info("evaluator ready", "resume", resume.String(), "dedup_keys", e.dedup.len(), "state_keys", keys)
 	return e, nil
 }
 
+// loadState loads the saved state of the stateful rules. Without one
+// (first start) the state starts empty at the resume position.
+func (e *Evaluator) loadState() {
+	var pos wal.Pos
+	t, err := stateful.Load(filepath.Join(e.o.Dir, stateFile), e.o.StateLimits, &pos)
+	switch {
+	case err == nil:
+		e.state, e.statePos = t, pos
+	case stateful.IsNotExist(err):
+		e.state, e.statePos = stateful.New(e.o.StateLimits), e.resume
+	default:
+		e.o.Logger.Warn("stateful rules' state unreadable; starting empty", "err", err)
+		e.state, e.statePos = stateful.New(e.o.StateLimits), e.resume
+	}
+	e.snapPos = e.statePos
+}
+
 // rebuild feeds the dedup set with the retained events before the resume
-// position, so that a batch resent after a restart is recognised.
+// position, so that a batch resent after a restart is recognised, and
+// brings the stateful rules' state from its saved position up to the
+// resume position: those records were committed (their alerts are in the
+// journal) after the state was last saved.
 func (e *Evaluator) rebuild(ctx context.Context) error {
-	if e.o.DedupKeys <= 0 {
+	catchUp := e.statePos.Less(e.resume)
+	if e.o.DedupKeys <= 0 && !catchUp {
 		return nil
 	}
-	r := e.o.Log.NewReader(wal.Pos{})
+	var prog *engine.Program
+	var st *engine.State
+	if catchUp && e.o.Program != nil {
+		if prog = e.o.Program(); prog != nil && len(prog.Specs()) > 0 {
+			st = prog.NewState()
+			if e.o.Enricher != nil {
+				e.ev.Locator = e.o.Enricher
+			}
+		} else {
+			prog = nil
+		}
+	}
+	defer func() { e.ev.Locator = nil }()
+	start := wal.Pos{}
+	if e.o.DedupKeys <= 0 {
+		start = e.statePos
+	}
+	replayed := 0
+	r := e.o.Log.NewReader(start)
 	defer r.Close()
 	cutoff := e.o.Now().Add(-e.o.DedupWindow).UnixNano()
 	var buf []byte
@@ -156,20 +220,33 @@ func (e *Evaluator) rebuild(ctx context.Context) error {
 		}
 		rec, err := r.Next(nonBlocking)
 		if errors.Is(err, context.Canceled) {
+			if catchUp {
+				e.statePos = e.resume
+			}
 			return nil // the log ends before the resume position
 		}
 		if err != nil {
 			return fmt.Errorf("rebuild dedup set: %w", err)
 		}
 		if !rec.Pos.Less(e.resume) {
+			if catchUp {
+				e.o.Logger.Info("stateful rules' state brought up to date", "records", replayed, "from", e.statePos.String())
+				e.statePos = e.resume
+			}
 			return nil
+		}
+		// Records after the saved state: what commit did to the state,
+		// again (dedup included), without the alerts.
+		apply := catchUp && !rec.Pos.Less(e.statePos)
+		if apply {
+			replayed++
 		}
 		h, d, b, err := batch.DecodeBuf(rec.Data, buf)
 		buf = b
 		if err != nil {
 			continue // counted when it was evaluated
 		}
-		if h.Received < cutoff {
+		if h.Received < cutoff && !apply {
 			continue
 		}
 		for {
@@ -180,8 +257,17 @@ func (e *Evaluator) rebuild(ctx context.Context) error {
 			if audit.Parse(&e.ev, raw, e.o.MaxDepth) != nil {
 				continue
 			}
-			if id := e.ev.Top(audit.KeyAuditID); id != nil {
-				e.dedup.seen(e.dedup.key(id, e.ev.Top(audit.KeyStage)), h.Received)
+			dup := false
+			if id := e.ev.Top(audit.KeyAuditID); id != nil && e.o.DedupKeys > 0 {
+				dup = e.dedup.seen(e.dedup.key(id, e.ev.Top(audit.KeyStage)), h.Received)
+			}
+			if !apply || dup || prog == nil {
+				continue
+			}
+			e.ev.Cluster = h.Cluster
+			prog.Eval(&e.ev, st)
+			for _, hit := range prog.Hits(st) {
+				e.state.Observe(prog, hit)
 			}
 		}
 	}
@@ -290,9 +376,10 @@ type job struct {
 	plain      []byte     // the record decompressed; events alias it
 	done       chan struct{}
 	hdr        batch.Header
-	bad        bool       // the record could not be decoded
-	trunc      bool       // decoding stopped early
-	evs        []evResult // one per event that parsed
+	bad        bool            // the record could not be decoded
+	trunc      bool            // decoding stopped early
+	evs        []evResult      // one per event that parsed
+	prog       *engine.Program // what evaluated evs (their hits refer to its Specs)
 	unparsable int
 	abandoned  bool // the reader stopped before a worker got it
 }
@@ -305,6 +392,7 @@ type evResult struct {
 	stage  string
 	alerts []*alert.Alert
 	where  *enrich.Where // for the alerts; nil without an Enricher or sourceIPs
+	hits   []engine.Hit  // stateful hits, for the committer to decide on
 }
 
 // read feeds records to the workers and, in the same order, to the
@@ -373,6 +461,7 @@ func (w *evalWorker) eval(j *job) {
 	if p := e.o.Program(); p != w.prog {
 		w.prog, w.state = p, p.NewState()
 	}
+	j.prog = w.prog
 	j.evs = make([]evResult, 0, d.Len())
 	for {
 		raw, ok, err := d.Next()
@@ -396,6 +485,10 @@ func (w *evalWorker) eval(j *job) {
 		}
 		for _, i := range w.prog.Eval(&w.ev, w.state) {
 			r.alerts = append(r.alerts, w.prog.Alert(w.state, i))
+		}
+		if hits := w.prog.Hits(w.state); len(hits) > 0 {
+			r.hits = append([]engine.Hit(nil), hits...)
+			r.id, r.stage = str(w.ev.Top(audit.KeyAuditID)), str(w.ev.Top(audit.KeyStage))
 		}
 		if len(r.alerts) > 0 {
 			r.id, r.stage = str(w.ev.Top(audit.KeyAuditID)), str(w.ev.Top(audit.KeyStage))
@@ -451,6 +544,7 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 			m.EvalSkipped.WithLabelValues("bad_record").Inc()
 		}
 		e.advance(rec.Next, 0)
+		e.stateDone(rec)
 		return nil
 	}
 	if j.trunc {
@@ -466,6 +560,7 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 	var out []journal.Alert
 	var n, dups, eventBytes int
 	var kept [][]byte
+	applyState := !rec.Pos.Less(e.statePos) // not yet in the state (see rebuild)
 	for i := range j.evs {
 		r := &j.evs[i]
 		if r.key != 0 && e.dedup.seen(r.key, h.Received) {
@@ -475,6 +570,9 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 		n++
 		if e.o.OnEvents != nil {
 			kept = append(kept, r.raw)
+		}
+		if len(r.hits) > 0 && applyState {
+			r.alerts = e.decide(j, r, r.alerts)
 		}
 		for _, a := range r.alerts {
 			out = append(out, journal.Alert{
@@ -536,8 +634,53 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 		m.EvalSeconds.Observe(time.Since(start).Seconds())
 	}
 	e.advance(rec.Next, h.Received)
+	e.stateDone(rec)
 	return nil
 }
+
+// decide applies an event's stateful hits to the state, in log order, and
+// appends the alerts they raise to alerts. Rendering needs the event's
+// fields, so the (rare) event that raises one is parsed again here.
+func (e *Evaluator) decide(j *job, r *evResult, alerts []*alert.Alert) []*alert.Alert {
+	bound := false
+	for _, h := range r.hits {
+		v := e.state.Observe(j.prog, h)
+		if v == nil {
+			continue
+		}
+		if !bound {
+			if err := audit.Parse(&e.stateEv, r.raw, e.o.MaxDepth); err != nil {
+				continue // it parsed in the worker with the same limits
+			}
+			e.stateEv.Cluster = j.hdr.Cluster
+			if e.o.Enricher != nil {
+				e.stateEv.Locator = e.o.Enricher
+			}
+			if e.stateSt == nil || !e.stateSt.For(j.prog) {
+				e.stateSt = j.prog.NewState()
+			}
+			j.prog.Bind(&e.stateEv, e.stateSt)
+			bound = true
+			if r.where == nil && e.o.Enricher != nil {
+				r.where = e.o.Enricher.WhereEvent(&e.stateEv)
+			}
+		}
+		alerts = append(alerts, j.prog.StatefulAlert(e.stateSt, h, v))
+	}
+	return alerts
+}
+
+// stateDone records that the state includes rec.
+func (e *Evaluator) stateDone(rec wal.Record) {
+	if e.statePos.Less(rec.Next) {
+		e.statePos = rec.Next
+	}
+}
+
+// StateStats reports the keys the stateful rules hold, the keys evicted to
+// stay within Options.StateLimits, and the hits dropped for arriving more
+// than a window late, since New. It is safe to call from any goroutine.
+func (e *Evaluator) StateStats() (keys int, evictions, late uint64) { return e.state.Stats() }
 
 // appendJournal appends r, waiting while the journal is full: outputs that
 // are behind hold the evaluator back, and the event log fills up behind
@@ -601,6 +744,10 @@ func (e *Evaluator) release() {
 	if st.Bytes > 0 && float64(st.Bytes) > 0.5*float64(e.logMax()) {
 		upto = e.Processed()
 	}
+	if e.snapPos.Less(upto) {
+		// A restart re-applies the records after the saved state.
+		upto = e.snapPos
+	}
 	if upto == (wal.Pos{}) {
 		return
 	}
@@ -630,6 +777,14 @@ func (e *Evaluator) writeCheckpoint() {
 		return
 	}
 	e.lastCkpt = p
+	// The state after the checkpoint: saved at a position the resume
+	// position can only be at or after, so a restart re-applies exactly
+	// the records in between (see rebuild).
+	if err := e.state.Save(filepath.Join(e.o.Dir, stateFile), e.statePos); err != nil {
+		e.o.Logger.Warn("save stateful rules' state", "err", err)
+		return
+	}
+	e.snapPos = e.statePos
 }
 
 func readCheckpoint(path string) (checkpoint, error) {
