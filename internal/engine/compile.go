@@ -208,7 +208,7 @@ func (c *compiler) rule(r *rules.Rule) *Rule {
 	c.p.all = append(c.p.all, cr)
 	if cr.Enabled {
 		if spec != nil {
-			spec.Index, spec.Rule, spec.eval = len(c.p.specs), cr, len(c.p.rules)
+			spec.Index, spec.Rule = len(c.p.specs), cr
 			c.p.specs = append(c.p.specs, spec)
 			cr.spec = spec
 		} else {
