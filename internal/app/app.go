@@ -37,6 +37,7 @@ import (
 	"github.com/vigilsec/vigil/internal/metrics"
 	"github.com/vigilsec/vigil/internal/output"
 	"github.com/vigilsec/vigil/internal/pipeline"
+	"github.com/vigilsec/vigil/internal/stateful"
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/store/postgres"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
@@ -222,13 +223,20 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		onEvents = a.keeper.offer
 	}
 	a.eval, err = pipeline.New(ctx, pipeline.Options{Enricher: a.enricher, OnEvents: onEvents,
-		Log: a.events, LogMaxBytes: int64(in.WALMaxBytes), Journal: a.journal, Dir: stateDir,
+		StateLimits: stateful.Limits{MaxKeysPerRule: cfg.Rules.StateMaxKeysPerRule, MaxKeys: cfg.Rules.StateMaxKeys},
+		Log:         a.events, LogMaxBytes: int64(in.WALMaxBytes), Journal: a.journal, Dir: stateDir,
 		Program: a.program.Load, MaxDepth: in.MaxDepth, DedupKeys: in.DedupKeys,
 		DedupWindow: time.Duration(in.DedupWindow), Metrics: a.metrics, Logger: a.log, OnAlerts: o.OnAlerts,
 	})
 	if err != nil {
 		return nil, err
 	}
+	a.metrics.GaugeFunc("vigil_stateful_keys", "Keys held by stateful rules (threshold, distinct, sequence, first_seen).",
+		func() float64 { k, _, _ := a.eval.StateStats(); return float64(k) })
+	a.metrics.CounterFunc("vigil_stateful_evictions_total", "Keys of stateful rules evicted at the caps (rules.state_max_keys*): their counts restart.",
+		func() float64 { _, e, _ := a.eval.StateStats(); return float64(e) })
+	a.metrics.CounterFunc("vigil_stateful_late_total", "Events too old for their stateful rule's window (more than a window behind the key's newest event), not counted.",
+		func() float64 { _, _, l := a.eval.StateStats(); return float64(l) })
 
 	// The store: an output like the others, so that it never holds
 	// evaluation back and gets every alert exactly once (Add is

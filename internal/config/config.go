@@ -239,6 +239,11 @@ type Rules struct {
 	MinPriority  string   `yaml:"min_priority"`  // rules less severe are disabled; default debug
 	AppendFields []string `yaml:"append_fields"` // extra output_fields on every alert
 	Watch        bool     `yaml:"watch"`         // reload when a rules file changes (default true)
+	// Stateful rules (threshold, distinct, sequence, first_seen) keep
+	// keys in memory; past these caps the least recently updated key is
+	// evicted (counted in vigil_stateful_evictions_total).
+	StateMaxKeysPerRule int `yaml:"state_max_keys_per_rule"` // default 50000
+	StateMaxKeys        int `yaml:"state_max_keys"`          // default 500000
 }
 
 // Ingest bounds what one request and one event may cost, and sizes the
@@ -393,7 +398,7 @@ func Default() Config {
 		Listen:  DefaultListen,
 		DataDir: "vigil-data",
 		Auth:    Auth{UnauthenticatedCluster: "default"},
-		Rules:   Rules{Matching: "all", MinPriority: "debug", Watch: true},
+		Rules:   Rules{Matching: "all", MinPriority: "debug", Watch: true, StateMaxKeysPerRule: 50_000, StateMaxKeys: 500_000},
 		Ingest: Ingest{
 			MaxBodyBytes:  12 << 20,
 			MaxEventBytes: 256 << 10,
@@ -1066,6 +1071,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.KeepEvents && c.Store.Driver == "none" {
 		bad("store.keep_events", "needs a store (store.driver is none)")
+	}
+	if c.Rules.StateMaxKeysPerRule < 1 || c.Rules.StateMaxKeys < c.Rules.StateMaxKeysPerRule {
+		bad("rules.state_max_keys", "state_max_keys_per_rule must be at least 1 and state_max_keys at least as large (%d, %d)",
+			c.Rules.StateMaxKeysPerRule, c.Rules.StateMaxKeys)
 	}
 	c.validateAPI(bad)
 	if c.OutputSpool < 64<<20 || c.OutputSpool > 1<<40 {
