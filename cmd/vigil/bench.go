@@ -14,6 +14,7 @@ import (
 	"github.com/vigilsec/vigil/internal/bench"
 	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/corpus"
+	"github.com/vigilsec/vigil/internal/engine"
 	"github.com/vigilsec/vigil/internal/field"
 	"github.com/vigilsec/vigil/internal/replay"
 )
@@ -203,6 +204,15 @@ func cmdFields(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vigil fields: %v\n", err)
 			return exitError
 		}
+		// The vigil.* fields are not in the field table: only the outputs
+		// of stateful rules can use them, never a condition.
+		fmt.Fprint(stdout, "\n## Output fields of stateful rules\n\n"+
+			"A rule with a `vigil:` key (threshold, distinct, sequence, first_seen) may use these in its\n"+
+			"output, with the fields above. Conditions and other rules cannot.\n\n"+
+			"| field | description |\n| --- | --- |\n")
+		for _, f := range engine.VigilFields() {
+			fmt.Fprintf(stdout, "| `%s` | %s |\n", f[0], f[1])
+		}
 		return exitOK
 	}
 	for _, d := range field.All() {
@@ -211,6 +221,9 @@ func cmdFields(args []string, stdout, stderr io.Writer) int {
 			kind = "list"
 		}
 		fmt.Fprintf(stdout, "%-48s %-6s %s\n", d.Name, kind, d.Doc)
+	}
+	for _, f := range engine.VigilFields() {
+		fmt.Fprintf(stdout, "%-48s %-6s %s (output of stateful rules only)\n", f[0], "string", f[1])
 	}
 	return exitOK
 }
