@@ -35,7 +35,8 @@ type Store struct {
 	// which remains (busy_timeout) for other processes.
 	wmu   sync.Mutex
 	get   *sql.Stmt // one alert by ID
-	count *sql.Stmt // the number of FTS matches, up to a limit
+	count *sql.Stmt // the seqs of FTS matches, up to a limit
+	probe *sql.Stmt // the number of FTS matches, up to a limit
 	// insert[i] inserts insertSizes[i] alerts, returning the seq and ID of
 	// those it did not skip; addIPs[i] inserts insertSizes[i] source IPs.
 	insert, addIPs [len(insertSizes)]*sql.Stmt
@@ -113,9 +114,13 @@ func (s *Store) init(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("prepare get: %w", err)
 	}
-	s.count, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM alerts_fts WHERE alerts_fts MATCH ? LIMIT ?)`)
+	s.count, err = s.db.PrepareContext(ctx, `SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ? LIMIT ?`)
 	if err != nil {
 		return fmt.Errorf("prepare count: %w", err)
+	}
+	s.probe, err = s.db.PrepareContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM alerts_fts WHERE alerts_fts MATCH ? LIMIT ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare probe: %w", err)
 	}
 	for i, n := range insertSizes {
 		// OR IGNORE rather than ON CONFLICT DO NOTHING: with no
@@ -189,6 +194,7 @@ func migrateOne(ctx context.Context, db *sql.DB, version int, name string) error
 func (s *Store) Close() error {
 	s.get.Close()
 	s.count.Close()
+	s.probe.Close()
 	for i := range insertSizes {
 		s.insert[i].Close()
 		s.addIPs[i].Close()
@@ -411,110 +417,130 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	return rec, nil
 }
 
-// filter returns the WHERE conditions (joined by AND) and their arguments
-// that select the alerts q matches, ignoring its cursor.
-func (s *Store) filter(ctx context.Context, q *store.Query) ([]string, []any, error) {
-	var (
-		where []string
-		args  []any
-	)
+// selection is the SQL that selects the alerts a Query matches, as a in
+// its FROM clause: alone, or, for a source IP, joined to alert_ips as i,
+// which then gives the time order.
+type selection struct {
+	from  string   // the FROM clause
+	time  string   // the time column to order by: a.time or i.time
+	where []string // conditions, joined by AND
+	args  []any    // the arguments of from and where, in order
+}
+
+// add appends a condition and its arguments.
+func (sel *selection) add(cond string, args ...any) {
+	sel.where = append(sel.where, cond)
+	sel.args = append(sel.args, args...)
+}
+
+// sql returns the FROM and WHERE clauses.
+func (sel *selection) sql() string {
+	q := " FROM " + sel.from
+	if len(sel.where) > 0 {
+		q += " WHERE " + strings.Join(sel.where, " AND ")
+	}
+	return q
+}
+
+// filter returns the selection of the alerts q matches, ignoring its
+// cursor.
+func (s *Store) filter(ctx context.Context, q *store.Query) (*selection, error) {
+	sel := &selection{from: "alerts a", time: "a.time"}
+	if q.SourceIP != "" {
+		// alert_ips yields an IP's alerts in time order: reading the
+		// newest first stops at the page's end, however many there are.
+		sel.from, sel.time = "alert_ips i JOIN alerts a ON a.seq = i.seq", "i.time"
+		sel.add("i.ip = ?", q.SourceIP)
+	}
 	in := func(col string, vals []string) {
 		if len(vals) == 0 {
 			return
 		}
-		where = append(where, col+" IN (?"+strings.Repeat(", ?", len(vals)-1)+")")
-		for _, v := range vals {
-			args = append(args, v)
+		args := make([]any, len(vals))
+		for i, v := range vals {
+			args[i] = v
 		}
+		sel.add(col+" IN (?"+strings.Repeat(", ?", len(vals)-1)+")", args...)
 	}
 	eq := func(col, val string) {
 		if val != "" {
-			where = append(where, col+" = ?")
-			args = append(args, val)
+			sel.add(col+" = ?", val)
 		}
 	}
 	if !q.Since.IsZero() {
-		where = append(where, "time >= ?")
-		args = append(args, q.Since.UnixNano())
+		sel.add(sel.time+" >= ?", q.Since.UnixNano())
 	}
 	if !q.Until.IsZero() {
-		where = append(where, "time < ?")
-		args = append(args, q.Until.UnixNano())
+		sel.add(sel.time+" < ?", q.Until.UnixNano())
 	}
-	in("cluster", q.Clusters)
-	in("rule", q.Rules)
+	in("a.cluster", q.Clusters)
+	in("a.rule", q.Rules)
 	if q.MinPriority != nil {
-		where = append(where, "priority <= ?")
-		args = append(args, int(*q.MinPriority))
+		sel.add("a.priority <= ?", int(*q.MinPriority))
 	}
 	for _, t := range q.Tags {
-		where = append(where, "instr(tags, ?) > 0")
-		args = append(args, tagSep+t+tagSep)
+		sel.add("instr(a.tags, ?) > 0", tagSep+t+tagSep)
 	}
-	eq("user_name", q.User)
-	eq("namespace", q.Namespace)
-	eq("verb", q.Verb)
-	eq("resource", q.Resource)
-	if q.SourceIP != "" {
-		where = append(where, "seq IN (SELECT seq FROM alert_ips WHERE ip = ?)")
-		args = append(args, q.SourceIP)
-	}
+	eq("a.user_name", q.User)
+	eq("a.namespace", q.Namespace)
+	eq("a.verb", q.Verb)
+	eq("a.resource", q.Resource)
 	statuses := make([]string, len(q.Statuses))
 	for i, st := range q.Statuses {
 		statuses[i] = string(st)
 	}
-	in("status", statuses)
+	in("a.status", statuses)
 	// Every word is matched with LIKE. The trigram index, which has no
 	// positions, narrows the alerts to those with every trigram of the
-	// words of three characters or more, but yields all of them before the
-	// newest can be picked: for words in many alerts, scanning newest first
-	// stops sooner.
-	if m := trigramQuery(q.Words()); m != "" {
-		n, err := s.matches(ctx, m)
+	// words of three characters or more; it is read once, here, and used
+	// only if it narrows them to maxIndexMatches or fewer, since it yields
+	// all of them before the newest can be picked: for words in many
+	// alerts, scanning newest first stops sooner.
+	if terms := trigrams(q.Words()); len(terms) > 0 && s.maxIndexMatches >= 0 {
+		terms, err := s.pickTrigrams(ctx, terms)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if n <= s.maxIndexMatches {
-			where = append(where, "seq IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)")
-			args = append(args, m)
+		seqs, ok, err := s.matches(ctx, strings.Join(terms, " AND "))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			sel.add("a.seq IN (SELECT value FROM json_each(?))", seqs)
 		}
 	}
 	for _, w := range q.Words() {
-		where = append(where, `message LIKE ? ESCAPE '\'`)
-		args = append(args, store.LikePattern(w))
+		sel.add(`a.message LIKE ? ESCAPE '\'`, store.LikePattern(w))
 	}
-	return where, args, nil
+	return sel, nil
 }
 
-// Query implements store.Store.
+// Query implements store.Store. The page is picked by seq, time and ID
+// alone, and only its alerts are then read whole.
 func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	after, err := q.After()
 	if err != nil {
 		return store.Page{}, err
 	}
-	where, args, err := s.filter(ctx, &q)
+	sel, err := s.filter(ctx, &q)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("query alerts: %w", err)
 	}
-	order := " ORDER BY time DESC, id DESC"
+	dir, cmp := " DESC", "<"
 	if q.Oldest {
-		order = " ORDER BY time, id"
+		dir, cmp = "", ">"
 	}
 	if after != nil {
-		if q.Oldest {
-			where = append(where, "(time, id) > (?, ?)")
-		} else {
-			where = append(where, "(time, id) < (?, ?)")
+		if sel.time != "a.time" { // lets the index of the join seek
+			sel.add(sel.time+" "+cmp+"= ?", after.Time)
 		}
-		args = append(args, after.Time, after.ID)
+		sel.add("(a.time, a.id) "+cmp+" (?, ?)", after.Time, after.ID)
 	}
 	limit := q.PageLimit()
-	query := "SELECT " + recordColumns + " FROM alerts"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += order + " LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	query := "SELECT " + recordColumns + " FROM alerts WHERE seq IN (SELECT a.seq" + sel.sql() +
+		" ORDER BY " + sel.time + dir + ", a.id" + dir + " LIMIT " + strconv.Itoa(limit+1) + ")" +
+		" ORDER BY time" + dir + ", id" + dir
+	rows, err := s.db.QueryContext(ctx, query, sel.args...)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("query alerts: %w", err)
 	}
@@ -542,10 +568,9 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	return p, nil
 }
 
-// trigramQuery returns the FTS5 query for the alerts whose message has
-// every trigram of the words, or "" if no word is long enough to have one.
-// The tokenizer folds case; so does LIKE, for ASCII.
-func trigramQuery(words []string) string {
+// trigrams returns the FTS5 terms (quoted) of the distinct trigrams of the
+// words, in order. The tokenizer folds case; so does LIKE, for ASCII.
+func trigrams(words []string) []string {
 	var terms []string
 	for _, w := range words {
 		r := []rune(w)
@@ -556,18 +581,95 @@ func trigramQuery(words []string) string {
 			}
 		}
 	}
-	return strings.Join(terms, " AND ")
+	return terms
+}
+
+// maxTrigrams is the most trigrams a text search reads from the index:
+// AND-ing the long lists of common trigrams costs more than it narrows
+// (21 trigrams in all of 1M alerts: 100 ms).
+const maxTrigrams = 6
+
+// pickTrigrams returns at most maxTrigrams of terms: those in fewest
+// alerts if some are in at most maxIndexMatches (counting up to that
+// limit is cheap, and their AND has no more), otherwise some spread over
+// the words. Which terms narrow the alerts best only changes how fast.
+func (s *Store) pickTrigrams(ctx context.Context, terms []string) ([]string, error) {
+	if len(terms) <= maxTrigrams {
+		return terms, nil
+	}
+	type rare struct {
+		term string
+		n    int64
+	}
+	var rares []rare
+	for _, t := range spread(terms, 3*maxTrigrams) {
+		var n int64
+		if err := s.probe.QueryRowContext(ctx, t, s.maxIndexMatches+1).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return []string{t}, nil // nothing matches
+		}
+		if n <= s.maxIndexMatches {
+			if rares = append(rares, rare{t, n}); len(rares) == maxTrigrams/2 {
+				break // enough to narrow to a few alerts; probes cost too
+			}
+		}
+	}
+	if len(rares) == 0 {
+		return spread(terms, maxTrigrams), nil
+	}
+	slices.SortStableFunc(rares, func(a, b rare) int { return cmp.Compare(a.n, b.n) })
+	picked := make([]string, 0, maxTrigrams)
+	for _, r := range rares[:min(len(rares), maxTrigrams)] {
+		picked = append(picked, r.term)
+	}
+	return picked, nil
+}
+
+// spread returns k of terms, evenly spaced from the first to the last, or
+// terms if it has no more than k.
+func spread(terms []string, k int) []string {
+	if len(terms) <= k {
+		return terms
+	}
+	out := make([]string, k)
+	for i := range k {
+		out[i] = terms[i*(len(terms)-1)/(k-1)]
+	}
+	return out
 }
 
 // maxIndexMatches is the default Store.maxIndexMatches.
 const maxIndexMatches = 5000
 
-// matches returns how many alerts match the FTS query m, counting no
-// further than s.maxIndexMatches+1.
-func (s *Store) matches(ctx context.Context, m string) (int64, error) {
+// matches returns the seqs of the alerts that match the FTS query m, as a
+// JSON array, if there are at most s.maxIndexMatches of them.
+func (s *Store) matches(ctx context.Context, m string) (string, bool, error) {
+	if s.maxIndexMatches < 0 {
+		return "", false, nil
+	}
+	rows, err := s.count.QueryContext(ctx, m, s.maxIndexMatches+1)
+	if err != nil {
+		return "", false, err
+	}
+	defer rows.Close()
+	b := []byte{'['}
 	var n int64
-	err := s.count.QueryRowContext(ctx, m, s.maxIndexMatches+1).Scan(&n)
-	return n, err
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return "", false, err
+		}
+		if n++; n > s.maxIndexMatches {
+			return "", false, nil
+		}
+		if n > 1 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, seq, 10)
+	}
+	return string(append(b, ']')), true, rows.Err()
 }
 
 // SetStatus implements store.Store.
@@ -656,24 +758,20 @@ func (s *Store) Summarize(ctx context.Context, q store.Query, o store.SummaryOpt
 	if err != nil {
 		return store.Summary{}, err
 	}
-	where, args, err := s.filter(ctx, &q)
+	sel, err := s.filter(ctx, &q)
 	if err != nil {
 		return store.Summary{}, fmt.Errorf("summarize: %w", err)
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	b := strconv.FormatInt(bucket, 10)
 	topN := strconv.Itoa(top)
 	var sb strings.Builder
 	// Floor division, so that buckets before the epoch start at multiples too.
-	sb.WriteString(`WITH m AS MATERIALIZED (SELECT time / ` + b + ` - (time % ` + b + ` < 0) AS k, priority, rule, user_name, namespace, cluster FROM alerts` + cond + `)
+	sb.WriteString(`WITH m AS MATERIALIZED (SELECT a.time / ` + b + ` - (a.time % ` + b + ` < 0) AS k, a.priority, a.rule, a.user_name, a.namespace, a.cluster` + sel.sql() + `)
 		SELECT '', k, priority, count(*) FROM m GROUP BY k, priority`)
 	for _, d := range [...]struct{ name, col string }{{"rule", "rule"}, {"user", "user_name"}, {"namespace", "namespace"}, {"cluster", "cluster"}} {
 		sb.WriteString(` UNION ALL SELECT * FROM (SELECT '` + d.name + `', ` + d.col + `, 0, count(*) AS n FROM m WHERE ` + d.col + ` != '' GROUP BY ` + d.col + ` ORDER BY n DESC, ` + d.col + ` LIMIT ` + topN + `)`)
 	}
-	rows, err := s.db.QueryContext(ctx, sb.String(), args...)
+	rows, err := s.db.QueryContext(ctx, sb.String(), sel.args...)
 	if err != nil {
 		return store.Summary{}, fmt.Errorf("summarize: %w", err)
 	}
