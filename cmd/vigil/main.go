@@ -8,6 +8,7 @@
 //	vigil replay [flags] [INPUT...]   evaluate recorded events, print alerts
 //	vigil rules check FILE...         load and compile rules, print every problem
 //	vigil rules test PATH...          run rule test cases (txtar)
+//	vigil rules coverage --policy F   which rules can fire given an audit policy and capture path
 //	vigil bench [flags]               measure events/s and allocations per event
 //	vigil corpus [flags]              write a realistic synthetic audit log
 //	vigil fields [--markdown]         list the fields rules can use
@@ -35,6 +36,7 @@ commands:
   replay       evaluate recorded audit events against rules and print alerts
   rules check  load and compile rules files and print every problem
   rules test   run rule test cases: events in, expected alerts out
+  rules coverage  which rules can fire given an audit policy and capture path
   bench        measure replay throughput (events/s, allocs/event) on a corpus
   corpus       write a deterministic, realistic synthetic audit log
   fields       list the fields available to rules
@@ -76,8 +78,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return cmdRulesCheck(args[2:], stdout, stderr)
 		case len(args) >= 2 && args[1] == "test":
 			return cmdRulesTest(args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "coverage":
+			return cmdRulesCoverage(args[2:], stdout, stderr)
 		}
-		fmt.Fprintln(stderr, "usage: vigil rules check FILE...\n       vigil rules test [--rules FILE]... [-update] [-v] PATH...")
+		fmt.Fprintln(stderr, "usage: vigil rules check FILE...\n       vigil rules test [--rules FILE]... [-update] [-v] PATH...\n"+
+			"       vigil rules coverage --policy FILE [--capture webhook|log|admission] [--rules FILE]... [--json]")
 		return exitUsage
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)

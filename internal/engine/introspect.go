@@ -57,6 +57,55 @@ type FieldRefs struct {
 	// have when the condition holds. Fields not in the map are
 	// unconstrained.
 	Constraints map[string]ValueSet
+
+	cond condition.Node // for Needs
+}
+
+// Needs reports whether the condition cannot hold unless at least one
+// reference for which pred is true has a value: a group of fields read
+// together, say every field of the request body, is needed even when no
+// single one of them is ("a or b" needs one of a and b).
+func (f FieldRefs) Needs(pred func(ref string) bool) bool {
+	return needs(f.cond, false, pred)
+}
+
+func needs(n condition.Node, neg bool, pred func(string) bool) bool {
+	switch n := n.(type) {
+	case *condition.NotNode:
+		return needs(n.X, !neg, pred)
+	case *condition.BinaryNode:
+		conj := (n.Op == condition.And) != neg
+		for _, k := range n.Children {
+			if needs(k, neg, pred) == conj {
+				return conj
+			}
+		}
+		return !conj
+	case *condition.CheckNode:
+		if neg {
+			return false
+		}
+		switch l := n.Left.(type) {
+		case *condition.FieldNode:
+			if pred(l.String()) {
+				return true
+			}
+		case *condition.TransformNode:
+			if f, ok := l.X.(*condition.FieldNode); ok && l.Name != "len" && pred(f.String()) {
+				return true
+			}
+		}
+		var right condition.Operand
+		switch r := n.Right.(type) {
+		case *condition.FieldValueNode:
+			right = r.X
+		case condition.Operand:
+			right = r
+		}
+		f, ok := right.(*condition.FieldNode)
+		return ok && pred(f.String())
+	}
+	return false
 }
 
 // Values returns the constraint on field ref: ValueSet{Any: true} when
@@ -76,7 +125,7 @@ func (r *Rule) Refs() FieldRefs { return AnalyzeCondition(r.src.Condition) }
 func AnalyzeCondition(n condition.Node) FieldRefs {
 	a := &analysis{seen: map[string]bool{}}
 	req, cons := a.walk(n, false)
-	out := FieldRefs{Fields: a.fields, Required: map[string]bool{}, Constraints: map[string]ValueSet{}}
+	out := FieldRefs{Fields: a.fields, Required: map[string]bool{}, Constraints: map[string]ValueSet{}, cond: n}
 	for k := range req {
 		out.Required[k] = true
 	}

@@ -109,6 +109,31 @@ func TestAnalyzeCondition(t *testing.T) {
 	}
 }
 
+func TestNeeds(t *testing.T) {
+	req := func(ref string) bool { return strings.HasPrefix(ref, "ka.req.") }
+	for _, tc := range []struct {
+		cond string
+		want bool
+	}{
+		{`ka.verb = create and ka.req.pod.host_pid = true`, true},
+		{`ka.req.binding.subjects.user_names intersects (a) or ka.req.binding.subjects.group_names intersects (b)`, true},
+		{`ka.req.binding.role = admin or ka.verb = delete`, false},
+		{`ka.verb = create and not ka.req.pod.host_pid = true`, false},
+		{`not (ka.verb != create or not ka.req.pod.host_pid = true)`, true},
+		{`len(ka.req.role.rules) > 0`, false},
+		{`tolower(ka.req.service.type) = nodeport`, true},
+	} {
+		src := fmt.Sprintf("- rule: r\n  desc: d\n  condition: %s\n  output: o\n  priority: WARNING\n  source: k8s_audit\n", tc.cond)
+		p, diags := Load([]rules.Source{{Name: "r.yaml", Data: []byte(src)}}, rules.Options{}, DefaultOptions())
+		if rules.HasErrors(diags) {
+			t.Fatalf("load: %v", diags)
+		}
+		if got := p.Rules()[0].Refs().Needs(req); got != tc.want {
+			t.Errorf("%s: Needs = %v, want %v", tc.cond, got, tc.want)
+		}
+	}
+}
+
 func TestValueSetAllows(t *testing.T) {
 	only := ValueSet{Values: []string{"create", "update"}}
 	except := ValueSet{Except: true, Values: []string{"get"}}
