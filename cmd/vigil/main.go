@@ -9,6 +9,7 @@
 //	vigil rules check FILE...         load and compile rules, print every problem
 //	vigil rules test PATH...          run rule test cases (txtar)
 //	vigil rules coverage --policy F   which rules can fire given an audit policy and capture path
+//	vigil rules backtest --config F   evaluate candidate rules against the stored raw events
 //	vigil bench [flags]               measure events/s and allocations per event
 //	vigil corpus [flags]              write a realistic synthetic audit log
 //	vigil fields [--markdown]         list the fields rules can use
@@ -37,6 +38,7 @@ commands:
   rules check  load and compile rules files and print every problem
   rules test   run rule test cases: events in, expected alerts out
   rules coverage  which rules can fire given an audit policy and capture path
+  rules backtest  evaluate candidate rules against the raw events kept in the store
   bench        measure replay throughput (events/s, allocs/event) on a corpus
   corpus       write a deterministic, realistic synthetic audit log
   fields       list the fields available to rules
@@ -80,9 +82,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return cmdRulesTest(args[2:], stdout, stderr)
 		case len(args) >= 2 && args[1] == "coverage":
 			return cmdRulesCoverage(args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "backtest":
+			return cmdRulesBacktest(ctx, args[2:], stdout, stderr)
 		}
 		fmt.Fprintln(stderr, "usage: vigil rules check FILE...\n       vigil rules test [--rules FILE]... [-update] [-v] PATH...\n"+
-			"       vigil rules coverage --policy FILE [--capture webhook|log|admission] [--rules FILE]... [--json]")
+			"       vigil rules coverage --policy FILE [--capture webhook|log|admission] [--rules FILE]... [--json]\n"+
+			"       vigil rules backtest --config FILE [--rules FILE]... [--since D] [--until T] [--cluster C]...")
 		return exitUsage
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
