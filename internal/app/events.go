@@ -88,11 +88,16 @@ func (k *eventKeeper) run(ctx, drainCtx context.Context) {
 			return
 		}
 		var err error
+	retry:
 		for attempt := range 3 {
-			if err = k.st.AddEvents(c, pending); err == nil || c.Err() != nil {
+			if err = k.st.AddEvents(c, pending); err == nil {
 				break
 			}
-			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+			select {
+			case <-c.Done():
+				break retry
+			case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+			}
 		}
 		if err != nil {
 			k.log.Warn("raw events not kept: the store failed", "events", len(pending), "err", err)

@@ -95,7 +95,7 @@ func New(version string) *Metrics {
 	m.OutputBacklog = f.gaugeVec("vigil_output_backlog_bytes", "Bytes of the alert journal (the spool) not yet delivered, by output.", "output")
 	m.OutputThrottled = f.counterVec("vigil_output_throttled_total", "Repeated alerts collapsed into a summary by an output's throttle.", "output")
 	m.OutputFiltered = f.counterVec("vigil_output_filtered_total", "Alerts left out by an output's priority, rule and tag filters.", "output")
-	m.EventsKept = f.counter("vigil_store_events_kept_total", "Raw audit events written to the store (store.keep_events).")
+	m.EventsKept = f.counter("vigil_store_events_kept_total", "Raw audit events written to the store (store.keep_events); events it already had are skipped there.")
 	m.EventsNotKept = f.counterVec("vigil_store_events_dropped_total", "Raw audit events not kept in the store, by reason (queue_full: the store fell behind; store_error; unparsable). Alerts are unaffected.", "reason")
 	m.TailLines = f.counterVec("vigil_tail_bytes_total", "Bytes read from tailed audit logs.", "path")
 	m.TailSkipped = f.counterVec("vigil_tail_skipped_total", "Lines skipped in tailed audit logs, by reason.", "path", "reason")
