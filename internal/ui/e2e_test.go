@@ -380,7 +380,7 @@ func (b *browser) screenshot(t *testing.T, name string, readme bool) {
 func TestEndToEnd(t *testing.T) {
 	chromium := browserPath(t)
 	start := time.Now()
-	v := startVigil(t, nil)
+	v := startVigil(t, func(c *config.Config) { c.Store.KeepEvents = true })
 
 	// A day of history, stored before the browser opens.
 	now := time.Now()
@@ -516,6 +516,13 @@ func TestEndToEnd(t *testing.T) {
 	b.do(t, "show the exception",
 		chromedp.Click(chromedp.ID("btn-exception")),
 		waitJS(`document.getElementById('exception-yaml')?.textContent.includes('Exec or Attach Into Pod')`),
+	)
+
+	// What else did mallory do? The raw events kept around the alert.
+	b.do(t, "show the user's activity",
+		chromedp.Click(chromedp.ID("btn-activity")),
+		waitJS(`(() => { const t = document.getElementById('activity-table');
+			return !!t && t.innerText.includes('pods') && t.innerText.includes('198.51.100.23') })()`),
 	)
 
 	b.do(t, "show where", chromedp.ScrollIntoView(chromedp.ID("detail-where")))
