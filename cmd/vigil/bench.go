@@ -223,7 +223,11 @@ func cmdFields(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-48s %-6s %s\n", d.Name, kind, d.Doc)
 	}
 	for _, f := range engine.VigilFields() {
-		fmt.Fprintf(stdout, "%-48s %-6s %s (output of stateful rules only)\n", f[0], "string", f[1])
+		kind := "string"
+		if f[0] == "vigil.values" {
+			kind = "list"
+		}
+		fmt.Fprintf(stdout, "%-48s %-6s %s (output of stateful rules only)\n", f[0], kind, f[1])
 	}
 	return exitOK
 }
