@@ -6,24 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/api"
+	"github.com/vigilsec/vigil/internal/app"
 	"github.com/vigilsec/vigil/internal/backtest"
 	"github.com/vigilsec/vigil/internal/config"
 	"github.com/vigilsec/vigil/internal/engine"
-	"github.com/vigilsec/vigil/internal/enrich"
 	"github.com/vigilsec/vigil/internal/replay"
 	"github.com/vigilsec/vigil/internal/store"
-	"github.com/vigilsec/vigil/internal/store/postgres"
-	"github.com/vigilsec/vigil/internal/store/sqlite"
 )
 
 func cmdRulesBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -61,14 +55,14 @@ flags:`)
 		fs.Usage()
 		return exitUsage
 	}
-	from, err := parseWhen(*since, now)
+	from, err := api.ParseTime(*since, now)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil: --since %v\n", err)
 		return exitUsage
 	}
 	to := now
 	if *until != "" {
-		if to, err = parseWhen(*until, now); err != nil {
+		if to, err = api.ParseTime(*until, now); err != nil {
 			fmt.Fprintf(stderr, "vigil: --until %v\n", err)
 			return exitUsage
 		}
@@ -90,7 +84,7 @@ flags:`)
 	if !cfg.Store.KeepEvents {
 		fmt.Fprintf(stderr, "vigil: note: %s does not set store.keep_events; only events kept earlier can be there\n", *cfgPath)
 	}
-	loc, err := backtestEnricher(cfg.Enrich)
+	loc, err := app.NewEnricher(cfg.Enrich)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil: %v\n", err)
 		return exitError
@@ -161,48 +155,15 @@ func writeBacktest(w io.Writer, res backtest.Result, from, to time.Time, printed
 	tw.Flush()
 }
 
-// parseWhen reads RFC 3339, or a duration back from now (30m, 24h, 7d).
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(d); err == nil && n >= 0 && n <= 3650 {
-			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%q: expected RFC 3339 (2026-12-01T10:00:00Z) or a duration back from now (30m, 24h, 7d)", s)
-}
-
 // openEventStore opens the configured store for reading its raw events.
 // An SQLite file that does not exist is an error, not a new database.
 func openEventStore(ctx context.Context, cfg *config.Config) (store.EventStore, func(), error) {
-	var s store.Store
-	switch cfg.Store.Driver {
-	case "none":
+	if cfg.Store.Driver == "none" {
 		return nil, nil, errors.New("store.driver is none: there are no stored events")
-	case "postgres":
-		ps, err := postgres.New(ctx, string(cfg.Store.URL))
-		if err != nil {
-			return nil, nil, fmt.Errorf("store: %w", err)
-		}
-		s = ps
-	default:
-		path := cfg.Store.Path
-		if path == "" {
-			path = filepath.Join(cfg.DataDir, "alerts.db")
-		}
-		if _, err := os.Stat(path); err != nil {
-			return nil, nil, fmt.Errorf("store: %w", err)
-		}
-		ss, err := sqlite.New(ctx, path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("store: %w", err)
-		}
-		s = ss
+	}
+	s, err := app.OpenStore(ctx, cfg, true)
+	if err != nil {
+		return nil, nil, err
 	}
 	es, ok := s.(store.EventStore)
 	if !ok {
@@ -210,35 +171,4 @@ func openEventStore(ctx context.Context, cfg *config.Config) (store.EventStore, 
 		return nil, nil, fmt.Errorf("the %s store cannot keep raw events", cfg.Store.Driver)
 	}
 	return es, func() { s.Close() }, nil
-}
-
-// backtestEnricher builds the source enrichment of the config, as vigil
-// serve does (internal/app newEnricher), so that ka.source.* rules see
-// the same values.
-func backtestEnricher(c config.Enrich) (*enrich.Enricher, error) {
-	o := enrich.Options{CityDB: c.GeoIPCityDB, ASNDB: c.GeoIPASNDB}
-	for i, n := range c.Networks {
-		p, err := netip.ParsePrefix(n.CIDR)
-		if err != nil {
-			return nil, fmt.Errorf("enrich.networks[%d]: %w", i, err)
-		}
-		o.Networks = append(o.Networks, enrich.Network{Prefix: p.Masked(), Name: n.Name, City: n.City, Region: n.Region,
-			Country: n.Country, CountryCode: n.CountryCode, Owner: n.Owner})
-	}
-	for i, s := range c.TrustedProxies {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, fmt.Errorf("enrich.trusted_proxies[%d]: %w", i, err)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		o.TrustedProxies = append(o.TrustedProxies, p)
-	}
-	e, err := enrich.New(o)
-	if err != nil {
-		return nil, fmt.Errorf("enrich: %w", err)
-	}
-	return e, nil
 }

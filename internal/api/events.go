@@ -30,11 +30,11 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
 	var q store.EventQuery
 	var err error
 	now := s.o.Now()
-	if q.Since, err = parseTime(v.Get("since"), now); err != nil {
+	if q.Since, err = ParseTime(v.Get("since"), now); err != nil {
 		writeError(w, http.StatusBadRequest, "since: "+err.Error())
 		return
 	}
-	if q.Until, err = parseTime(v.Get("until"), now); err != nil {
+	if q.Until, err = ParseTime(v.Get("until"), now); err != nil {
 		writeError(w, http.StatusBadRequest, "until: "+err.Error())
 		return
 	}

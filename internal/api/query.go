@@ -29,10 +29,10 @@ func parseQuery(v url.Values, now time.Time, extra ...string) (store.Query, erro
 		}
 	}
 	var err error
-	if q.Since, err = parseTime(v.Get("since"), now); err != nil {
+	if q.Since, err = ParseTime(v.Get("since"), now); err != nil {
 		return q, fmt.Errorf("since: %w", err)
 	}
-	if q.Until, err = parseTime(v.Get("until"), now); err != nil {
+	if q.Until, err = ParseTime(v.Get("until"), now); err != nil {
 		return q, fmt.Errorf("until: %w", err)
 	}
 	if p := v.Get("priority"); p != "" {
@@ -84,9 +84,9 @@ func parseQuery(v url.Values, now time.Time, extra ...string) (store.Query, erro
 	return q, nil
 }
 
-// parseTime reads RFC 3339, or a duration back from now ("24h", "30m",
-// "7d").
-func parseTime(s string, now time.Time) (time.Time, error) {
+// ParseTime reads RFC 3339, or a duration back from now ("24h", "30m",
+// "7d"); "" is the zero time. The API's since and until, and the CLI's.
+func ParseTime(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}

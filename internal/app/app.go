@@ -213,7 +213,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	// Where source IPs are: the network map and GeoIP databases.
-	if a.enricher, err = newEnricher(cfg.Enrich); err != nil {
+	if a.enricher, err = NewEnricher(cfg.Enrich); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.enricher.Close)
@@ -241,7 +241,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	// The store: an output like the others, so that it never holds
 	// evaluation back and gets every alert exactly once (Add is
 	// idempotent by ID).
-	if a.store, err = openStore(ctx, cfg); err != nil {
+	if a.store, err = OpenStore(ctx, cfg, false); err != nil {
 		return nil, err
 	}
 	if a.keeper != nil {
@@ -589,10 +589,10 @@ func (a *App) Start() error {
 	return nil
 }
 
-// newEnricher opens the configured GeoIP databases and network map. It
+// NewEnricher opens the configured GeoIP databases and network map. It
 // always returns an Enricher: without databases it still says which
 // source IP to trust.
-func newEnricher(c config.Enrich) (*enrich.Enricher, error) {
+func NewEnricher(c config.Enrich) (*enrich.Enricher, error) {
 	o := enrich.Options{CityDB: c.GeoIPCityDB, ASNDB: c.GeoIPASNDB}
 	for i, n := range c.Networks {
 		p, err := netip.ParsePrefix(n.CIDR)
@@ -620,8 +620,10 @@ func newEnricher(c config.Enrich) (*enrich.Enricher, error) {
 	return e, nil
 }
 
-// openStore opens the configured store, or returns nil for driver none.
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+// OpenStore opens the configured store, or returns nil for driver none.
+// With mustExist, a missing SQLite file is an error rather than a new
+// database (tools that only read).
+func OpenStore(ctx context.Context, cfg *config.Config, mustExist bool) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "none":
 		return nil, nil
@@ -635,6 +637,11 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	path := cfg.Store.Path
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "alerts.db")
+	}
+	if mustExist {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	}
 	s, err := sqlite.New(ctx, path)
 	if err != nil {
