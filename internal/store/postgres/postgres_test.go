@@ -139,6 +139,59 @@ func TestReopenMigrated(t *testing.T) {
 	}
 }
 
+// TestMigrateStored opens a schema holding alerts stored under the first
+// migration: the later ones must give them their source IPs.
+func TestMigrateStored(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	var schema string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Back to the first migration, with alerts stored under it.
+	c, err := pgx.Connect(ctx, testURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	first, err := migrations.ReadFile("migrations/0001_alerts.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE; CREATE SCHEMA "+schema+"; SET search_path = "+schema+"; "+string(first)+
+		"; CREATE TABLE vigil_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now()); INSERT INTO vigil_migrations (version) VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var ips []string
+	for i := range 3 {
+		a := storetest.BenchAlert(i, start.Add(time.Duration(i)*time.Minute))
+		r, err := store.NewRow(&a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Exec(ctx, `INSERT INTO alerts (id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, size, data, event)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			r.ID, r.Time, r.Priority, r.Rule, r.Cluster, r.Tags, r.Message, r.User, r.Namespace, r.Verb, r.Resource, r.Size, r.Data, r.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ips = append(ips, r.SourceIPs...)
+	}
+	s, err = New(ctx, testURL+"&search_path="+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, ip := range ips {
+		p, err := s.Query(ctx, store.Query{SourceIP: ip})
+		if err != nil || len(p.Alerts) == 0 {
+			t.Errorf("Query(SourceIP: %s) = %d alerts, %v; want some", ip, len(p.Alerts), err)
+		}
+	}
+}
+
 func TestBadURL(t *testing.T) {
 	_, err := New(context.Background(), "postgres://u:s3cret@[bad")
 	if err == nil || strings.Contains(err.Error(), "s3cret") {

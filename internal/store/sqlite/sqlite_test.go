@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -63,6 +64,77 @@ func TestReopen(t *testing.T) {
 	}
 	if st, err := s.Stats(ctx); err != nil || st.Count != 1 {
 		t.Errorf("Stats after reopen = %+v, %v", st, err)
+	}
+}
+
+// TestMigrateStored opens a database holding alerts stored under the first
+// migration: the later ones must give them their source IPs and index
+// their messages again.
+func TestMigrateStored(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "alerts.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := migrations.ReadFile("migrations/0001_alerts.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, string(first)+"; PRAGMA user_version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var as []journal.Alert
+	for i := range 3 {
+		a := storetest.BenchAlert(i, start.Add(time.Duration(i)*time.Minute))
+		r, err := store.NewRow(&a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.ExecContext(ctx, `INSERT INTO alerts (id, time, priority, rule, cluster, tags, message, user_name, namespace, verb, resource, size, data, event)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.Time, r.Priority, r.Rule, r.Cluster, encodeTags(r.Tags), r.Message, r.User, r.Namespace, r.Verb, r.Resource, r.Size, r.Data, r.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, a)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE totals SET count = 3`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := New(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r0, _ := store.NewRow(&as[0])
+	tests := []struct {
+		name string
+		q    store.Query
+		want int
+	}{
+		{"source IP", store.Query{SourceIP: r0.SourceIPs[0]}, 1},
+		{"text", store.Query{Text: "db-password-2"}, 1},
+		{"all", store.Query{}, 3},
+	}
+	for _, tc := range tests {
+		p, err := s.Query(ctx, tc.q)
+		if err != nil || len(p.Alerts) != tc.want {
+			t.Errorf("%s: Query(%+v) = %d alerts, %v; want %d", tc.name, tc.q, len(p.Alerts), err, tc.want)
+		}
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM alerts_fts WHERE alerts_fts MATCH '"pas"'`).Scan(&n); err != nil || n != 3 {
+		t.Errorf("trigram index holds %d alerts, %v; want 3", n, err)
+	}
+	// Adding the same alerts again changes nothing.
+	if err := s.Add(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stats(ctx); err != nil || st.Count != 3 {
+		t.Errorf("Stats = %+v, %v; want 3 alerts", st, err)
 	}
 }
 
