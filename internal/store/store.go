@@ -469,3 +469,20 @@ func LikePattern(w string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(w) + "%"
 }
+
+// UnixNano returns t in Unix ns, 0 for the zero time: how stores keep
+// times.
+func UnixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// FromUnixNano is the inverse of UnixNano, in UTC.
+func FromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}

@@ -61,7 +61,7 @@ func (s *Store) AddEvents(ctx context.Context, events []store.Event) error {
 	)
 	for i := range events {
 		e := &events[i]
-		times[i] = unixNano(e.Time)
+		times[i] = store.UnixNano(e.Time)
 		clusters[i], captures[i], auditIDs[i], stages[i] = pgText(e.Cluster), pgText(e.Capture), pgText(e.AuditID), pgText(e.Stage)
 		users[i], verbs[i], namespaces[i] = pgText(e.User), pgText(e.Verb), pgText(e.Namespace)
 		resources[i], names[i] = pgText(e.Resource), pgText(e.Name)
@@ -179,7 +179,7 @@ func (s *Store) QueryEvents(ctx context.Context, q store.EventQuery) (store.Even
 			&e.Resource, &e.Name, &e.Code, &e.SourceIPs, &e.Raw); err != nil {
 			return store.EventPage{}, fmt.Errorf("query events: %w", err)
 		}
-		e.Time, c.Time = fromUnixNano(ns), ns
+		e.Time, c.Time = store.FromUnixNano(ns), ns
 		if len(e.SourceIPs) == 0 {
 			e.SourceIPs = nil
 		}
@@ -204,7 +204,7 @@ func (s *Store) EventStats(ctx context.Context) (store.Stats, error) {
 		return store.Stats{}, fmt.Errorf("event stats: %w", err)
 	}
 	if oldest != nil {
-		st.Oldest = fromUnixNano(*oldest)
+		st.Oldest = store.FromUnixNano(*oldest)
 	}
 	return st, nil
 }

@@ -317,7 +317,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 // Comment implements store.Store.
 func (s *Store) Comment(ctx context.Context, id string, c store.Comment) error {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO comments (alert_id, author, text, time) SELECT id, $2, $3, $4 FROM alerts WHERE id = $1`,
-		id, c.Author, c.Text, unixNano(c.Time))
+		id, c.Author, c.Text, store.UnixNano(c.Time))
 	if err != nil {
 		return fmt.Errorf("comment on %q: %w", id, err)
 	}
@@ -343,29 +343,13 @@ func (s *Store) Comments(ctx context.Context, id string) ([]store.Comment, error
 		if err := rows.Scan(&c.Author, &c.Text, &ns); err != nil {
 			return nil, fmt.Errorf("comments of %q: %w", id, err)
 		}
-		c.Time = fromUnixNano(ns)
+		c.Time = store.FromUnixNano(ns)
 		cs = append(cs, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("comments of %q: %w", id, err)
 	}
 	return cs, nil
-}
-
-// unixNano returns t in Unix ns, 0 for the zero time.
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromUnixNano is the inverse of unixNano, in UTC.
-func fromUnixNano(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
 }
 
 // dimensions are the ranked dimensions, by grouping set number less one.

@@ -28,7 +28,7 @@ const eventChunk = 200
 // eventArgs appends the values of e's eventColumns to args.
 func eventArgs(args []any, e *store.Event) []any {
 	// int64, not int: database/sql converts other types by reflection.
-	return append(args, unixNano(e.Time), e.Cluster, e.Capture, e.AuditID, e.Stage, e.User, e.Verb, e.Namespace,
+	return append(args, store.UnixNano(e.Time), e.Cluster, e.Capture, e.AuditID, e.Stage, e.User, e.Verb, e.Namespace,
 		e.Resource, e.Name, int64(e.Code), encodeEventIPs(e.SourceIPs), e.Size(), []byte(e.Raw))
 }
 
@@ -227,7 +227,7 @@ func (s *Store) QueryEvents(ctx context.Context, q store.EventQuery) (store.Even
 			&e.Resource, &e.Name, &e.Code, &ips, &raw); err != nil {
 			return store.EventPage{}, fmt.Errorf("query events: %w", err)
 		}
-		e.Time, c.Time = fromUnixNano(ns), ns
+		e.Time, c.Time = store.FromUnixNano(ns), ns
 		if ips.Valid {
 			if err := json.Unmarshal([]byte(ips.String), &e.SourceIPs); err != nil {
 				return store.EventPage{}, fmt.Errorf("query events: source IPs of event %d: %w", c.Seq, err)
@@ -254,7 +254,7 @@ func (s *Store) EventStats(ctx context.Context) (store.Stats, error) {
 		return store.Stats{}, fmt.Errorf("event stats: %w", err)
 	}
 	if oldest.Valid {
-		st.Oldest = fromUnixNano(oldest.Int64)
+		st.Oldest = store.FromUnixNano(oldest.Int64)
 	}
 	return st, nil
 }

@@ -698,7 +698,7 @@ func (s *Store) SetStatus(ctx context.Context, id string, t store.Triage) error 
 func (s *Store) Comment(ctx context.Context, id string, c store.Comment) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO comments (alert, author, text, time) SELECT seq, ?, ?, ? FROM alerts WHERE id = ?`,
-			c.Author, c.Text, unixNano(c.Time), id)
+			c.Author, c.Text, store.UnixNano(c.Time), id)
 		if err != nil {
 			return fmt.Errorf("comment on %q: %w", id, err)
 		}
@@ -726,29 +726,13 @@ func (s *Store) Comments(ctx context.Context, id string) ([]store.Comment, error
 		if err := rows.Scan(&c.Author, &c.Text, &ns); err != nil {
 			return nil, fmt.Errorf("comments of %q: %w", id, err)
 		}
-		c.Time = fromUnixNano(ns)
+		c.Time = store.FromUnixNano(ns)
 		cs = append(cs, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("comments of %q: %w", id, err)
 	}
 	return cs, nil
-}
-
-// unixNano returns t in Unix ns, 0 for the zero time.
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromUnixNano is the inverse of unixNano, in UTC.
-func fromUnixNano(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
 }
 
 // Summarize implements store.Store: one scan of the matching alerts into a
