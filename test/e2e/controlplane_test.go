@@ -181,6 +181,26 @@ func startAPIServer(t *testing.T, dir, bins, etcdURL string, p *pki, v *vigil, w
 	server := fmt.Sprintf("https://127.0.0.1:%d", port)
 	policy := writeFile(t, dir, "audit-policy.yaml", []byte(auditPolicy))
 	hook := kubeconfig(t, dir, "audit-webhook.kubeconfig", "https://"+v.addr+"/k8s-audit", p, nil, p.auditToken)
+	// The apiserver calls admission webhooks without credentials unless an
+	// AdmissionConfiguration gives it some; Vigil's /admission takes the
+	// same cluster token as the audit webhook (docs/kubernetes.md). The
+	// user's name is the webhook URL's host, with its port when not 443.
+	admissionKC := writeFile(t, dir, "admission.kubeconfig", []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+users:
+  - name: %q
+    user:
+      token: %q
+`, v.addr, p.auditToken)))
+	admissionCfg := writeFile(t, dir, "admission-config.yaml", []byte(fmt.Sprintf(`apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+  - name: ValidatingAdmissionWebhook
+    configuration:
+      apiVersion: apiserver.config.k8s.io/v1
+      kind: WebhookAdmissionConfiguration
+      kubeConfigFile: %q
+`, admissionKC)))
 	a := startProc(t, dir, "kube-apiserver", filepath.Join(bins, "kube-apiserver"),
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -190,10 +210,12 @@ func startAPIServer(t *testing.T, dir, bins, etcdURL string, p *pki, v *vigil, w
 		"--client-ca-file="+p.caFile,
 		"--service-account-issuer="+server,
 		"--service-account-signing-key-file="+p.saKey,
-		"--service-account-key-file="+p.saKey,
+		"--service-account-key-file="+p.saPub,
 		"--service-cluster-ip-range=10.96.0.0/24",
 		"--endpoint-reconciler-type=none",
 		"--authorization-mode=Node,RBAC",
+		"--allow-privileged=true", // for the privileged pod
+		"--admission-control-config-file="+admissionCfg,
 		"--audit-policy-file="+policy,
 		"--audit-webhook-config-file="+hook,
 		"--audit-webhook-mode=batch",

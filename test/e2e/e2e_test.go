@@ -37,11 +37,15 @@ func TestControlPlane(t *testing.T) {
 	t.Cleanup(func() { t.Logf("e2e wall time: %s", time.Since(began).Round(time.Millisecond)) })
 	bins := binaries(t)
 	dir := t.TempDir()
-	if d := os.Getenv("VIGIL_ARTIFACTS"); d != "" { // keep the logs
-		dir = d
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if d := os.Getenv("VIGIL_ARTIFACTS"); d != "" { // keep the logs and data
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		var err error
+		if dir, err = os.MkdirTemp(d, "e2e-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("artifacts in %s", dir)
 	}
 
 	vigilBin := buildVigil(t, dir)
@@ -237,10 +241,9 @@ type want struct {
 // the synthetic allow decision the admission path gives its events.
 func scenarioA(t *testing.T, v *vigil, api *vigilAPI) {
 	w := want{"K8s Namespace Deleted", "admission", []string{"user=admin", "verb=delete", "resource=namespaces", "name=demo", "resp=200"}}
-	recs := api.alerts(t, url.Values{"rule": {w.rule}})
-	r := find(recs, w)
+	r := api.wait(t, w)
 	if r == nil {
-		t.Fatalf("no %s alert by the admission path with %q; the store has:\n%s", w.rule, w.words, describe(recs))
+		t.FailNow()
 	}
 	d := api.alert(t, r.ID)
 	if got := d.Event.Annotations["authorization.k8s.io/decision"]; got != "allow" {
@@ -252,10 +255,8 @@ func scenarioA(t *testing.T, v *vigil, api *vigilAPI) {
 	if d.Cluster != "e2e" {
 		t.Errorf("cluster %q, want e2e", d.Cluster)
 	}
-	for _, out := range []string{v.fileOut, v.log} {
-		if !hasLine(t, out, r.Alert.Message) {
-			t.Errorf("%s has no line with the alert %q", out, r.Alert.Message)
-		}
+	for _, out := range []string{v.fileOut, v.log} { // the file output, and stdout
+		waitLine(t, out, r.Alert.Message)
 	}
 }
 
@@ -267,25 +268,21 @@ func scenarioB(t *testing.T, v *vigil, api *vigilAPI) {
 		{"Pod Security Enforcement Weakened", "webhook", []string{"enforce=privileged", "user=admin", "verb=create", "name=demo", "resp=201", ua}},
 		{"ConfigMap With Credentials Written", "webhook", []string{"user=admin", "verb=create", "ns=demo", "name=db-config", "resp=201", ua}},
 		{"Privileged Pod Created", "webhook", []string{"user=admin", "ns=demo", "name=priv", "resp=201", ua}},
-		{"HostPath Volume Pod Created", "webhook", []string{"host_paths=(/srv/e2e-data)", "user=admin", "ns=demo", "name=hostpath", "resp=201", ua}},
+		{"HostPath Volume Pod Created", "webhook", []string{"/srv/e2e-data", "user=admin", "ns=demo", "name=hostpath", "resp=201", ua}},
 		{"Exec or Attach Into Pod", "webhook", []string{"command=id", "user=admin", "verb=create", "subresource=exec", "ns=demo", "name=priv", "resp=400", ua}},
 		{"Admin Role Bound", "webhook", []string{"role=cluster-admin", "user=admin", "name=demo-admin", "resp=201", ua}},
 		{"Secret Read by User", "webhook", []string{"user=eve", "verb=get", "ns=demo", "name=demo-secret", "resp=200", ua}},
 		{"K8s Namespace Deleted", "webhook", []string{"user=admin", "verb=delete", "name=demo", "resp=200", ua}},
 	}
 	for _, w := range wants {
-		recs := api.alerts(t, url.Values{"rule": {w.rule}})
-		r := find(recs, w)
+		r := api.wait(t, w)
 		if r == nil {
-			t.Errorf("no %s alert by the audit webhook with %q; the store has:\n%s", w.rule, w.words, describe(recs))
 			continue
 		}
 		if r.Cluster != "e2e" {
 			t.Errorf("%s: cluster %q, want e2e", w.rule, r.Cluster)
 		}
-		if !hasLine(t, v.fileOut, r.Alert.Message) {
-			t.Errorf("%s: the file output has no line with %q", w.rule, r.Alert.Message)
-		}
+		waitLine(t, v.fileOut, r.Alert.Message)
 	}
 }
 
@@ -330,13 +327,56 @@ func describe(recs []record) string {
 	return b.String()
 }
 
-// hasLine reports whether a line of the file ends with msg, as Falco's
-// text lines ("HH:MM:SS.nnnnnnnnn: Priority message") do.
-func hasLine(t *testing.T, file, msg string) bool {
+// deliveryTimeout bounds the wait for an alert to reach the store and the
+// outputs, which Vigil feeds from its journal asynchronously.
+const deliveryTimeout = 30 * time.Second
+
+// wait returns the stored alert w describes, polling until it is there;
+// after deliveryTimeout it reports what the store holds for the rule and
+// returns nil.
+func (a *vigilAPI) wait(t *testing.T, w want) *record {
 	t.Helper()
+	deadline := time.Now().Add(deliveryTimeout)
+	for {
+		recs := a.alerts(t, url.Values{"rule": {w.rule}})
+		if r := find(recs, w); r != nil {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("no %s alert by the %s path with %q; the store has for this rule:\n%s", w.rule, w.capture, w.words, describe(recs))
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitLine waits until a line of file ends with msg, as Falco's text lines
+// ("HH:MM:SS.nnnnnnnnn: Priority message") do. Like Falco, Vigil writes
+// the line through a JSON string encoder without the quotes, so msg is
+// looked for escaped the same way.
+func waitLine(t *testing.T, file, msg string) {
+	t.Helper()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(msg); err != nil {
+		t.Fatal(err)
+	}
+	msg = strings.TrimSuffix(strings.TrimSpace(b.String()), `"`)[1:]
+	deadline := time.Now().Add(deliveryTimeout)
+	for !hasLine(file, msg) {
+		if time.Now().After(deadline) {
+			t.Errorf("%s has no line ending with %q", file, msg)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func hasLine(file, msg string) bool {
 	f, err := os.Open(file)
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)

@@ -114,6 +114,7 @@ type pki struct {
 	eve         keyPair // CN=eve, no groups: an ordinary user
 	kcm         keyPair // CN=system:kube-controller-manager
 	saKey       string  // service account signing key
+	saPub       string  // and its public key, which verifies the tokens
 	auditToken  string  // the bearer token the apiserver's audit webhook sends
 	apiToken    string  // a viewer token for Vigil's API
 	clusterName string  // Vigil's name for the cluster
@@ -128,8 +129,13 @@ func newPKI(t *testing.T, dir string) *pki {
 	p.admin = c.issue(t, dir, "admin", "admin", []string{"system:masters"}, false)
 	p.eve = c.issue(t, dir, "eve", "eve", nil, false)
 	p.kcm = c.issue(t, dir, "kcm", "system:kube-controller-manager", nil, false)
-	_, saPEM := newKey(t)
+	saKey, saPEM := newKey(t)
 	p.saKey = writeFile(t, dir, "sa.key", saPEM)
+	pub, err := x509.MarshalPKIXPublicKey(saKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.saPub = writeFile(t, dir, "sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
 	p.auditToken = randomToken(t)
 	p.apiToken = randomToken(t)
 	return p
