@@ -55,5 +55,6 @@ fi
 # failure. -v shows the phases and the wall time.
 start=$(date +%s)
 cd test/e2e
+go vet .
 VIGIL_E2E_BIN="$bin" VIGIL_E2E=1 go test -v -count=1 -timeout 20m "$@" .
 echo "e2e: test passed in $(($(date +%s) - start))s"
