@@ -91,7 +91,7 @@ func registerAdmissionWebhook(t *testing.T, admin *kubernetes.Clientset, p *pki,
 	fail := admissionv1.Fail
 	none := admissionv1.SideEffectClassNone
 	timeout := int32(5)
-	url := "https://" + v.addr + "/admission"
+	hookURL := "https://" + v.addr + "/admission"
 	all := []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect}
 	cud := []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete}
 	wh := &admissionv1.ValidatingWebhookConfiguration{
@@ -102,7 +102,7 @@ func registerAdmissionWebhook(t *testing.T, admin *kubernetes.Clientset, p *pki,
 			SideEffects:             &none,
 			FailurePolicy:           &fail,
 			TimeoutSeconds:          &timeout,
-			ClientConfig:            admissionv1.WebhookClientConfig{URL: &url, CABundle: p.ca.pem},
+			ClientConfig:            admissionv1.WebhookClientConfig{URL: &hookURL, CABundle: p.ca.pem},
 			Rules: []admissionv1.RuleWithOperations{
 				{Operations: all, Rule: admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"},
 					Resources: []string{"pods", "pods/exec", "pods/attach", "pods/portforward", "secrets", "configmaps", "serviceaccounts", "namespaces"}}},
@@ -452,14 +452,14 @@ func httpsClient(p *pki) *http.Client {
 
 // metric sums the samples of name whose labels contain label, from a
 // Prometheus text exposition.
-func metric(c *http.Client, url, name, label string) (float64, error) {
-	resp, err := c.Get(url)
+func metric(c *http.Client, addr, name, label string) (float64, error) {
+	resp, err := c.Get(addr)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+		return 0, fmt.Errorf("GET %s: %s", addr, resp.Status)
 	}
 	var sum float64
 	sc := bufio.NewScanner(resp.Body)
