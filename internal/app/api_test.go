@@ -198,3 +198,40 @@ func TestServeEnrich(t *testing.T) {
 		t.Errorf("the API's where: %+v", rec.Where)
 	}
 }
+
+// TestServeNewDataDirSharedStore: a store outlives a data directory (a
+// shared PostgreSQL, a restored alerts.db). Alert IDs start again with
+// the new data directory's positions; they must not meet the stored ones,
+// which Add would skip as already stored.
+func TestServeNewDataDirSharedStore(t *testing.T) {
+	storePath := filepath.Join(t.TempDir(), "alerts.db")
+	var ids []string
+	for i, auditID := range []string{"8f0c7a6e-1b2d-4c3e-9f4a-5b6c7d8e9f10", "8f0c7a6e-1b2d-4c3e-9f4a-5b6c7d8e9f11"} {
+		cfg := testConfig(t) // a new data directory each time
+		cfg.Store.Path = storePath
+		s := start(t, cfg)
+		if code, body, _ := s.post(t, "/k8s_audit", eventList(nsDelete(auditID))); code != 200 {
+			t.Fatalf("post: %d %s", code, body)
+		}
+		got := s.sink.waitFor(t, 1)
+		ids = append(ids, got[0].ID)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, err := s.app.Store().Stats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Count == int64(i+1) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("start %d: the store holds %d alerts, want %d (IDs %v)", i+1, st.Count, i+1, ids)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.stop(t)
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("two data directories gave their first alerts the same ID %s", ids[0])
+	}
+}

@@ -58,9 +58,13 @@ func (a *Alert) Summary() bool { return strings.HasSuffix(a.ID, summarySuffix) }
 // SummaryID returns the ID of the summary that follows the alert id.
 func SummaryID(id string) string { return id + summarySuffix }
 
-// AlertID returns the ID of the i-th alert of the record at src.
-func AlertID(src wal.Pos, i int) string {
-	return fmt.Sprintf("%016x%016x%04x", src.Seg, src.Off, i)
+// AlertID returns the ID of the i-th alert of the record at src, in the
+// event log of the data directory whose instance ID is instance.
+// Positions restart in a new data directory, and a store may outlive one
+// (PostgreSQL, or a restored alerts.db): the instance keeps those IDs from
+// meeting the old ones, which the store's idempotent Add would skip.
+func AlertID(instance string, src wal.Pos, i int) string {
+	return fmt.Sprintf("%s%016x%016x%04x", instance, src.Seg, src.Off, i)
 }
 
 // Marshal encodes r.

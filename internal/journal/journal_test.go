@@ -15,7 +15,7 @@ import (
 func TestRoundTrip(t *testing.T) {
 	src := wal.Pos{Seg: 3, Off: 4096}
 	r := &Record{Src: src, Next: wal.Pos{Seg: 3, Off: 5000}, Alerts: []Alert{{
-		ID: AlertID(src, 0),
+		ID: AlertID("", src, 0),
 		Alert: alert.Alert{Time: 1733390000123456789, Rule: "K8s Namespace Deleted", Priority: alert.PriorityWarning,
 			Source: "k8s_audit", Tags: []string{"k8s"}, Message: "deleted", Hostname: "h",
 			Fields: []alert.Field{{Key: "ka.user.name", Values: []string{"admin"}}, {Key: "ka.sourceips", Values: []string{"1.2.3.4"}, List: true}, {Key: "ka.impuser.name", Missing: true}}},
@@ -26,7 +26,7 @@ func TestRoundTrip(t *testing.T) {
 				Latitude: 51.5142, Longitude: -0.0931, ASN: 20712, Org: "Andrews & Arnold Ltd", Source: enrich.SourceGeoIP}},
 			{Addr: "10.23.2.45", Role: enrich.RoleClient, Trusted: true, Location: enrich.Location{City: "Paris", Country: "France",
 				Network: "corp-vpn", Source: enrich.SourceNetworkMap}}}},
-	}, {ID: AlertID(src, 1), Alert: alert.Alert{Rule: "r", Priority: alert.PriorityNotice}, Event: json.RawMessage(`{}`)}}}
+	}, {ID: AlertID("", src, 1), Alert: alert.Alert{Rule: "r", Priority: alert.PriorityNotice}, Event: json.RawMessage(`{}`)}}}
 	data, err := Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -48,11 +48,18 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestAlertIDInstance(t *testing.T) {
+	p := wal.Pos{Seg: 1, Off: 2}
+	if a, b := AlertID("00aa", p, 0), AlertID("00bb", p, 0); a == b || !strings.HasPrefix(a, "00aa") {
+		t.Errorf("instances do not separate IDs: %s %s", a, b)
+	}
+}
+
 func TestAlertIDUnique(t *testing.T) {
 	seen := map[string]bool{}
 	for _, p := range []wal.Pos{{Seg: 1, Off: 0}, {Seg: 1, Off: 1}, {Seg: 2, Off: 0}, {Seg: 0x10, Off: 0x1}} {
 		for i := 0; i < 3; i++ {
-			id := AlertID(p, i)
+			id := AlertID("", p, i)
 			if seen[id] {
 				t.Fatalf("duplicate id %s", id)
 			}

@@ -22,13 +22,17 @@ package pipeline
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,9 +81,10 @@ type Options struct {
 
 // Evaluator evaluates the event log. Create it with New, then call Run.
 type Evaluator struct {
-	o      Options
-	dedup  *dedup
-	resume wal.Pos // where Run starts
+	o        Options
+	instance string // this data directory's ID, the prefix of alert IDs
+	dedup    *dedup
+	resume   wal.Pos // where Run starts
 
 	ev audit.Event // for rebuild
 
@@ -107,7 +112,39 @@ type sample struct {
 const (
 	checkpointFile = "evaluator.checkpoint"
 	stateFile      = "stateful.snapshot"
+	instanceFile   = "instance"
 )
+
+// instanceID returns the ID in dir/instance, creating it (8 random bytes,
+// hex) on the first start: it sets this data directory's alerts apart
+// from any other's, past or present, in a store they share.
+func instanceID(dir string) (string, error) {
+	path := filepath.Join(dir, instanceFile)
+	if b, err := os.ReadFile(path); err == nil {
+		id := strings.TrimSpace(string(b))
+		if len(id) == 16 {
+			if _, err := hex.DecodeString(id); err == nil {
+				return id, nil
+			}
+		}
+		return "", fmt.Errorf("%s: not an instance ID (16 hex digits); delete it only together with the data directory", path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	var raw [8]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(raw[:])
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	return id, nil
+}
 
 type checkpoint struct {
 	Log     wal.Pos `json:"log"`     // evaluated up to here
@@ -126,6 +163,10 @@ func New(ctx context.Context, o Options) (*Evaluator, error) {
 		o.Checkpoint = time.Second
 	}
 	e := &Evaluator{o: o, dedup: newDedup(o.DedupKeys, int64(o.DedupWindow))}
+	var err0 error
+	if e.instance, err0 = instanceID(o.Dir); err0 != nil {
+		return nil, fmt.Errorf("instance ID: %w", err0)
+	}
 	ck, err := readCheckpoint(filepath.Join(o.Dir, checkpointFile))
 	if err != nil {
 		o.Logger.Warn("evaluator checkpoint unreadable; scanning the whole journal", "err", err)
@@ -576,7 +617,7 @@ func (e *Evaluator) commit(ctx context.Context, j *job) error {
 		}
 		for _, a := range r.alerts {
 			out = append(out, journal.Alert{
-				ID:       journal.AlertID(rec.Pos, len(out)),
+				ID:       journal.AlertID(e.instance, rec.Pos, len(out)),
 				Alert:    *a,
 				Cluster:  h.Cluster,
 				Capture:  h.Capture.String(),
