@@ -78,18 +78,7 @@ func TestEnrichedAlerts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- ev.Run(ctx) }()
-		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer dcancel()
-		if err := ev.Drain(dctx); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Fatal(err)
-		}
+		runAll(t, ev)
 		// Read the alerts back from the journal: Where must survive it.
 		r := jl.NewReader(wal.Pos{})
 		defer r.Close()

@@ -147,18 +147,7 @@ func TestJournalRecordTooLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- ev2.Run(ctx) }()
-	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer dcancel()
-	if err := ev2.Drain(dctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
+	runAll(t, ev2)
 	if len(got) != 2 || got[0] != 20 || got[1] != 1 {
 		t.Errorf("journal records with %v alerts, want [20 1]", got)
 	}
@@ -190,17 +179,27 @@ func TestOnEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runAll(t, ev)
+	if want := []string{"c/webhook/id-0", "c/webhook/id-1", "c/webhook/id-2"}; !slices.Equal(got, want) {
+		t.Errorf("OnEvents saw %v, want %v", got, want)
+	}
+}
+
+// runAll runs ev until every logged record is evaluated, then stops it.
+func runAll(t *testing.T, ev *Evaluator) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- ev.Run(ctx) }()
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
 	if err := ev.Drain(dctx); err != nil {
+		cancel()
+		<-done
 		t.Fatal(err)
 	}
 	cancel()
-	<-done
-	if want := []string{"c/webhook/id-0", "c/webhook/id-1", "c/webhook/id-2"}; !slices.Equal(got, want) {
-		t.Errorf("OnEvents saw %v, want %v", got, want)
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
 	}
 }
