@@ -7,9 +7,15 @@
 # second run skips the build. A cold build takes several minutes and about
 # 4 GB of disk (module and build caches); a warm one, nothing.
 #
+# It also builds helm with scripts/helm.sh (cached the same way, in
+# VIGIL_TOOLS_CACHE) and passes its path in VIGIL_HELM: the test renders
+# the chart with it and server-side dry-run applies every object, and the
+# plain manifests, to the apiserver.
+#
 #   scripts/e2e.sh                 build if needed, then run the test
 #   scripts/e2e.sh --build-only    only build
 #   VIGIL_E2E_BIN=dir              where the binaries go (default: the cache)
+#   VIGIL_HELM=path                a helm to use instead of building one
 #   extra arguments are passed to go test (e.g. -run ScenarioA, -v)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +53,8 @@ else
 	done
 	echo "e2e: built in $(($(date +%s) - start))s"
 fi
+helm=${VIGIL_HELM:-$(scripts/helm.sh --print-helm)}
+echo "e2e: helm $helm"
 if $build_only; then
 	exit 0
 fi
@@ -56,5 +64,5 @@ fi
 start=$(date +%s)
 cd test/e2e
 go vet .
-VIGIL_E2E_BIN="$bin" VIGIL_E2E=1 go test -v -count=1 -timeout 20m "$@" .
+VIGIL_E2E_BIN="$bin" VIGIL_HELM="$helm" VIGIL_E2E=1 go test -v -count=1 -timeout 20m "$@" .
 echo "e2e: test passed in $(($(date +%s) - start))s"

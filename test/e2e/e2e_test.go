@@ -31,7 +31,9 @@ import (
 // kube-apiserver: the admission path (Scenario A: deleting namespace demo)
 // and the audit webhook in batch mode (Scenario B: the namespace's life,
 // privileged and hostPath pods, an exec, a binding to cluster-admin, a
-// secret read by an ordinary user, a ConfigMap holding a password).
+// secret read by an ordinary user, a ConfigMap holding a password). While
+// the apiserver runs, DeployDryRun dry-run applies the chart and the plain
+// manifests to it (deploy_test.go).
 func TestControlPlane(t *testing.T) {
 	began := time.Now()
 	t.Cleanup(func() { t.Logf("e2e wall time: %s", time.Since(began).Round(time.Millisecond)) })
@@ -61,6 +63,7 @@ func TestControlPlane(t *testing.T) {
 	eve := client(t, server, p, p.eve)
 	registerAdmissionWebhook(t, admin, p, v, watch)
 	act(t, server, p, admin, eve, watch)
+	t.Run("DeployDryRun", func(t *testing.T) { deployDryRun(t, server, p, watch) })
 
 	// The apiserver first, so that the audit events it still buffers
 	// reach Vigil; then everything else but Vigil.
@@ -95,7 +98,8 @@ func registerAdmissionWebhook(t *testing.T, admin *kubernetes.Clientset, p *pki,
 	all := []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect}
 	cud := []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete}
 	wh := &admissionv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "vigil"},
+		// Not "vigil": that is the chart's, which DeployDryRun applies.
+		ObjectMeta: metav1.ObjectMeta{Name: "vigil-e2e"},
 		Webhooks: []admissionv1.ValidatingWebhook{{
 			Name:                    "admission.vigil.dev",
 			AdmissionReviewVersions: []string{"v1", "v1beta1"},
