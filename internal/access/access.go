@@ -263,15 +263,16 @@ func HashPassword(pw string) (string, error) {
 // Login checks a user's password and returns a session cookie. source is
 // the client's address, for the failed-login limit.
 func (a *Access) Login(name, password, source string) (*http.Cookie, Principal, error) {
-	if !a.allowTry(source) {
+	at, ok := a.allowTry(source)
+	if !ok {
 		return nil, Principal{}, ErrTooManyTries
 	}
 	u, ok := a.users[name]
 	if !a.checkPassword(u, ok, password) {
-		a.fail(source)
 		a.log.Warn("failed UI login", "user", name, "source", source)
 		return nil, Principal{}, ErrBadCredentials
 	}
+	a.succeeded(source, at)
 	exp := a.now().Add(a.ttl)
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
@@ -392,9 +393,11 @@ func (a *Access) Authenticate(r *http.Request) (Principal, error) {
 	return Principal{}, ErrNoCredentials
 }
 
-// allowTry reports whether source may try to log in, and forgets expired
-// failures and revocations.
-func (a *Access) allowTry(source string) bool {
+// allowTry reports whether source may try to log in and, if so, counts
+// the try as a failure until succeeded says otherwise: concurrent tries
+// cannot all pass the limit before one is counted. It also forgets
+// expired failures and revocations.
+func (a *Access) allowTry(source string) (time.Time, bool) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -409,24 +412,39 @@ func (a *Access) allowTry(source string) bool {
 		i++
 	}
 	f = f[i:]
+	if len(f) >= maxFailures {
+		a.failures[source] = f
+		return time.Time{}, false
+	}
+	if len(f) == 0 {
+		delete(a.failures, source)
+		if len(a.failures) >= maxSources {
+			for k := range a.failures { // drop an arbitrary source: bounded memory
+				delete(a.failures, k)
+				break
+			}
+		}
+	}
+	a.failures[source] = append(f, now)
+	return now, true
+}
+
+// succeeded uncounts the try allowTry counted at at.
+func (a *Access) succeeded(source string, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f := a.failures[source]
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i].Equal(at) {
+			f = append(f[:i:i], f[i+1:]...)
+			break
+		}
+	}
 	if len(f) == 0 {
 		delete(a.failures, source)
 	} else {
 		a.failures[source] = f
 	}
-	return len(f) < maxFailures
-}
-
-func (a *Access) fail(source string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.failures[source]; !ok && len(a.failures) >= maxSources {
-		for k := range a.failures { // drop an arbitrary source: bounded memory
-			delete(a.failures, k)
-			break
-		}
-	}
-	a.failures[source] = append(a.failures[source], a.now())
 }
 
 // AdminPassword reads the first-run admin's password (tests and the

@@ -207,3 +207,47 @@ func TestAnonymousAndBadConfig(t *testing.T) {
 		t.Fatal("ParseRole(root)")
 	}
 }
+
+// Concurrent guesses must not pass the limit: each is counted before its
+// password is compared, not after.
+func TestLoginLimitConcurrent(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	h, err := bcrypt.GenerateFromPassword([]byte("correct horse"), 8) // slow enough for guesses to overlap
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAccess(t, config.API{Users: []config.APIUser{{Name: "alice", PasswordHash: config.Secret(h), Role: "admin"}}}, &now)
+	const tries = 5 * maxFailures
+	start := make(chan struct{})
+	errs := make(chan error, tries)
+	for range tries {
+		go func() {
+			<-start
+			_, _, err := a.Login("alice", "guess", "198.51.100.7")
+			errs <- err
+		}()
+	}
+	close(start)
+	checked := 0
+	for range tries {
+		if errors.Is(<-errs, ErrBadCredentials) {
+			checked++
+		}
+	}
+	if checked > maxFailures {
+		t.Errorf("%d concurrent guesses had their password compared; the limit is %d", checked, maxFailures)
+	}
+	if _, _, err := a.Login("alice", "correct horse", "198.51.100.7"); !errors.Is(err, ErrTooManyTries) {
+		t.Errorf("after the guesses: %v", err)
+	}
+	// A successful login does not count as a failure.
+	if _, _, err := a.Login("alice", "correct horse", "198.51.100.8"); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	n := len(a.failures["198.51.100.8"])
+	a.mu.Unlock()
+	if n != 0 {
+		t.Errorf("a successful login left %d failures", n)
+	}
+}
