@@ -542,6 +542,40 @@ func TestSlowStreamDrops(t *testing.T) {
 	}
 }
 
+// TestStalledStreamEnds checks that a stream whose client stops reading
+// ends at the write timeout rather than holding its handler (and the
+// server's shutdown) for good.
+func TestStalledStreamEnds(t *testing.T) {
+	defer api.SetStreamWriteTimeout(300 * time.Millisecond)()
+	h := api.NewHub(nil)
+	e := newEnv(t)
+	srv := httptest.NewServer(api.New(api.Options{Store: e.store, Access: mustAccess(t), Rules: &fakeRules{}, Hub: h}))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer token-for-the-viewer-role")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for h.Subscribers() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	batch := make([]journal.Alert, 1000)
+	for i := range batch {
+		batch[i] = mkAlert(i, "Exec or Attach Into Pod", alert.PriorityNotice, "prod", "bob", "payments")
+		batch[i].Alert.Message = strings.Repeat("x", 4096)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Subscribers() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a stream whose client does not read is still open after 10 s")
+		}
+		h.Publish(batch)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func mustAccess(t *testing.T) *access.Access {
 	a, err := access.New(access.Options{DataDir: t.TempDir(), Config: config.API{
 		Tokens: []config.APIToken{{Name: "v", Token: "token-for-the-viewer-role", Role: "viewer"}}}})

@@ -148,6 +148,11 @@ func (h *Hub) remove(s *subscriber) {
 // heartbeat keeps proxies from closing an idle stream.
 const heartbeat = 15 * time.Second
 
+// streamWriteTimeout bounds each write to a stream: a client that stops
+// reading is cut off instead of holding its handler, and the server's
+// shutdown, for good.
+var streamWriteTimeout = time.Minute
+
 func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r.URL.Query(), s.o.Now())
 	if err != nil {
@@ -156,7 +161,8 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Since, q.Until = time.Time{}, time.Time{} // the stream is what arrives from now on
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{})
+	arm := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) }
+	arm()
 	sub := &subscriber{q: q, ch: make(chan []byte, streamBuffer)}
 	if !s.o.Hub.add(sub) {
 		writeError(w, http.StatusServiceUnavailable, "shutting down")
@@ -180,6 +186,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 		case <-s.o.Hub.done:
 			return
 		case data := <-sub.ch:
+			arm()
 			if n := sub.lost.Swap(0); n > 0 {
 				fmt.Fprintf(w, "event: dropped\ndata: {\"count\":%d}\n\n", n)
 			}
@@ -194,6 +201,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		case <-tick.C:
+			arm()
 			if n := sub.lost.Swap(0); n > 0 {
 				fmt.Fprintf(w, "event: dropped\ndata: {\"count\":%d}\n\n", n)
 			}
