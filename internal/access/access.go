@@ -269,7 +269,7 @@ func (a *Access) Login(name, password, source string) (*http.Cookie, Principal, 
 	}
 	u, ok := a.users[name]
 	if !a.checkPassword(u, ok, password) {
-		a.log.Warn("failed UI login", "user", name, "source", source)
+		a.log.Warn("failed UI login", "user", logName(name), "source", source)
 		return nil, Principal{}, ErrBadCredentials
 	}
 	a.succeeded(source, at)
@@ -445,6 +445,16 @@ func (a *Access) succeeded(source string, at time.Time) {
 	} else {
 		a.failures[source] = f
 	}
+}
+
+// logName bounds a user name typed at the login for the log: people
+// sometimes type their password there, and a body may hold 64 KiB.
+func logName(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
 }
 
 // AdminPassword reads the first-run admin's password (tests and the

@@ -251,3 +251,15 @@ func TestLoginLimitConcurrent(t *testing.T) {
 		t.Errorf("a successful login left %d failures", n)
 	}
 }
+
+func TestLogName(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"alice", "alice"},
+		{strings.Repeat("x", 64), strings.Repeat("x", 64)},
+		{strings.Repeat("y", 65000), strings.Repeat("y", 64) + "…"},
+	} {
+		if got := logName(tt.in); got != tt.want {
+			t.Errorf("logName(%d bytes) = %d bytes", len(tt.in), len(got))
+		}
+	}
+}

@@ -235,3 +235,15 @@ func TestServeNewDataDirSharedStore(t *testing.T) {
 		t.Errorf("two data directories gave their first alerts the same ID %s", ids[0])
 	}
 }
+
+// TestAdmissionDisabledIsNotTheUI: with the admission webhook off, a
+// webhook pointed at /admission gets a plain 404, not the UI's page.
+func TestAdmissionDisabledIsNotTheUI(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Admission.Enabled = false
+	s := start(t, cfg)
+	code, body, hdr := s.post(t, "/admission", []byte(`{}`))
+	if code != http.StatusNotFound || strings.Contains(hdr.Get("Content-Type"), "html") || !strings.Contains(body, "disabled") {
+		t.Errorf("POST /admission with admission off: %d %q %q", code, hdr.Get("Content-Type"), body)
+	}
+}

@@ -116,15 +116,16 @@ type App struct {
 	stats   store.Stats
 	statsAt time.Time
 
-	enricher   *enrich.Enricher
-	keeper     *eventKeeper // nil unless store.keep_events
-	stopKeeper context.CancelFunc
-	access     *access.Access // nil without the API
-	api        http.Handler   // nil without the API
-	hub        *api.Hub
-	overrideMu sync.Mutex
-	override   map[string]bool // rules switched at runtime (rules-state.json)
-	sampler    clusterSampler
+	enricher    *enrich.Enricher
+	keeper      *eventKeeper       // nil unless store.keep_events
+	stopKeeper  context.CancelFunc // ends the keeper's intake; it then drains
+	cancelDrain context.CancelFunc // ends its drain: Shutdown's deadline
+	access      *access.Access     // nil without the API
+	api         http.Handler       // nil without the API
+	hub         *api.Hub
+	overrideMu  sync.Mutex
+	override    map[string]bool // rules switched at runtime (rules-state.json)
+	sampler     clusterSampler
 }
 
 // New opens the data directory and everything in it, and compiles the
@@ -465,6 +466,10 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/k8s-audit", a.ingest.AuditHandler())
 	if a.cfg.Admission.Enabled {
 		mux.Handle("/admission", a.ingest.AdmissionHandler())
+	} else { // not the UI's page: a webhook pointed here must fail plainly
+		mux.HandleFunc("/admission", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "the admission webhook is disabled (admission.enabled: false)", http.StatusNotFound)
+		})
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.ready)
@@ -551,8 +556,9 @@ func (a *App) Start() error {
 	}
 	if a.keeper != nil {
 		kctx, kcancel := context.WithCancel(context.Background())
-		a.stopKeeper = kcancel
-		go a.keeper.run(kctx, context.Background())
+		dctx, dcancel := context.WithCancel(context.Background())
+		a.stopKeeper, a.cancelDrain = kcancel, dcancel
+		go a.keeper.run(kctx, dctx)
 	}
 	if a.api != nil {
 		a.bgWG.Go(func() {
@@ -754,11 +760,12 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	if a.stopKeeper != nil { // after the evaluator: it feeds the keeper
 		a.stopKeeper()
-		select {
-		case <-a.keeper.done:
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("raw events: %w", ctx.Err()))
-		}
+		// The keeper writes what is queued until Shutdown's deadline, and
+		// is done before the store closes.
+		stop := context.AfterFunc(ctx, a.cancelDrain)
+		<-a.keeper.done
+		stop()
+		a.cancelDrain()
 	}
 	if a.cancelOut != nil {
 		if err := a.outputs.Drain(ctx); err != nil {

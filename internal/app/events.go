@@ -77,8 +77,10 @@ func (k *eventKeeper) drop(reason string, n int) {
 	k.dropped.Add(int64(n))
 }
 
-// run writes until ctx is done, then writes what is queued (until
-// drainCtx is done) and returns.
+// run writes until ctx is done, then writes what is queued and returns.
+// Every write runs under drainCtx, so that the end of the intake never
+// fails an insert in progress; cancelling drainCtx abandons the rest
+// (counted as store_error).
 func (k *eventKeeper) run(ctx, drainCtx context.Context) {
 	defer close(k.done)
 	var pending []store.Event
@@ -128,10 +130,10 @@ func (k *eventKeeper) run(ctx, drainCtx context.Context) {
 		case b := <-k.ch:
 			take(b)
 			if len(pending) >= keeperBatch {
-				flush(ctx)
+				flush(drainCtx)
 			}
 		case <-tick.C:
-			flush(ctx)
+			flush(drainCtx)
 		case <-logTick.C:
 			if n := k.dropped.Swap(0); n > 0 {
 				k.log.Warn("raw events dropped: the store fell behind or failed (alerts are unaffected)", "events", n)
