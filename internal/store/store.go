@@ -486,3 +486,40 @@ func FromUnixNano(ns int64) time.Time {
 	}
 	return time.Unix(0, ns).UTC()
 }
+
+// RetainBatches is the loop every Retain and RetainEvents runs: with a
+// cutoff, byAge deletes up to RetainBatch records older than it until a
+// call deletes fewer; with MaxBytes, bySize deletes a batch of the oldest
+// until a call deletes none. Each call is one short transaction; ctx is
+// checked between them. what names the records in errors ("alerts",
+// "events"). It returns how many were deleted.
+func RetainBatches(ctx context.Context, r Retention, what string,
+	byAge func(cutoff int64) (int, error), bySize func() (int, error)) (int, error) {
+	deleted := 0
+	run := func(how string, step func() (int, error), done func(n int) bool) error {
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n, err := step()
+			deleted += n
+			if err != nil {
+				return fmt.Errorf("retain %s by %s: %w", what, how, err)
+			}
+			if done(n) {
+				return nil
+			}
+		}
+	}
+	if cutoff, ok := r.Cutoff(); ok {
+		if err := run("age", func() (int, error) { return byAge(cutoff) }, func(n int) bool { return n < RetainBatch }); err != nil {
+			return deleted, err
+		}
+	}
+	if r.MaxBytes > 0 {
+		if err := run("size", bySize, func(n int) bool { return n == 0 }); err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}

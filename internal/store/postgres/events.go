@@ -233,27 +233,13 @@ var (
 
 // RetainEvents implements store.EventStore.
 func (s *Store) RetainEvents(ctx context.Context, r store.Retention) (int, error) {
-	deleted := 0
-	if cutoff, ok := r.Cutoff(); ok {
-		for {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
+	return store.RetainBatches(ctx, r, "events",
+		func(cutoff int64) (int, error) {
 			var n int
-			if err := s.pool.QueryRow(ctx, deleteOldEventsSQL, cutoff).Scan(&n); err != nil {
-				return deleted, fmt.Errorf("retain events by age: %w", err)
-			}
-			deleted += n
-			if n < store.RetainBatch {
-				break
-			}
-		}
-	}
-	if r.MaxBytes > 0 {
-		for {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
+			err := s.pool.QueryRow(ctx, deleteOldEventsSQL, cutoff).Scan(&n)
+			return n, err
+		},
+		func() (int, error) {
 			n := 0
 			err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 				var bytes int64
@@ -266,14 +252,6 @@ func (s *Store) RetainEvents(ctx context.Context, r store.Retention) (int, error
 				}
 				return tx.QueryRow(ctx, deleteExcessEventsSQL, bytes-r.MaxBytes).Scan(&n)
 			})
-			if err != nil {
-				return deleted, fmt.Errorf("retain events by size: %w", err)
-			}
-			deleted += n
-			if n == 0 {
-				break
-			}
-		}
-	}
-	return deleted, nil
+			return n, err
+		})
 }

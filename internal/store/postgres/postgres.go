@@ -460,30 +460,14 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 
 // Retain implements store.Store.
 func (s *Store) Retain(ctx context.Context, r store.Retention) (int, error) {
-	deleted := 0
-	if cutoff, ok := r.Cutoff(); ok {
-		for {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
-			n, err := s.deleteBatch(ctx, func(tx pgx.Tx) ([]string, error) {
+	return store.RetainBatches(ctx, r, "alerts",
+		func(cutoff int64) (int, error) {
+			return s.deleteBatch(ctx, func(tx pgx.Tx) ([]string, error) {
 				return oldest(ctx, tx, `SELECT id, size FROM alerts WHERE time < $1 ORDER BY time, id LIMIT $2`, cutoff, -1)
 			})
-			deleted += n
-			if err != nil {
-				return deleted, fmt.Errorf("retain by age: %w", err)
-			}
-			if n < store.RetainBatch {
-				break
-			}
-		}
-	}
-	if r.MaxBytes > 0 {
-		for {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
-			n, err := s.deleteBatch(ctx, func(tx pgx.Tx) ([]string, error) {
+		},
+		func() (int, error) {
+			return s.deleteBatch(ctx, func(tx pgx.Tx) ([]string, error) {
 				var bytes int64
 				// FOR UPDATE: replicas retaining at once take turns.
 				if err := tx.QueryRow(ctx, `SELECT bytes FROM totals FOR UPDATE`).Scan(&bytes); err != nil {
@@ -494,16 +478,7 @@ func (s *Store) Retain(ctx context.Context, r store.Retention) (int, error) {
 				}
 				return oldest(ctx, tx, `SELECT id, size FROM alerts ORDER BY time, id LIMIT $1`, nil, bytes-r.MaxBytes)
 			})
-			deleted += n
-			if err != nil {
-				return deleted, fmt.Errorf("retain by size: %w", err)
-			}
-			if n == 0 {
-				break
-			}
-		}
-	}
-	return deleted, nil
+		})
 }
 
 // oldest returns the IDs of up to RetainBatch oldest alerts that query

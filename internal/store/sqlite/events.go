@@ -273,30 +273,14 @@ var (
 
 // RetainEvents implements store.EventStore.
 func (s *Store) RetainEvents(ctx context.Context, r store.Retention) (int, error) {
-	deleted := 0
-	if cutoff, ok := r.Cutoff(); ok {
-		for {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
-			n, err := s.deleteEvents(ctx, func(tx *sql.Tx) (*sql.Rows, error) {
+	return store.RetainBatches(ctx, r, "events",
+		func(cutoff int64) (int, error) {
+			return s.deleteEvents(ctx, func(tx *sql.Tx) (*sql.Rows, error) {
 				return tx.QueryContext(ctx, deleteOldEventsSQL, cutoff)
 			})
-			deleted += n
-			if err != nil {
-				return deleted, fmt.Errorf("retain events by age: %w", err)
-			}
-			if n < store.RetainBatch {
-				break
-			}
-		}
-	}
-	if r.MaxBytes > 0 {
-		for {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
-			n, err := s.deleteEvents(ctx, func(tx *sql.Tx) (*sql.Rows, error) {
+		},
+		func() (int, error) {
+			return s.deleteEvents(ctx, func(tx *sql.Tx) (*sql.Rows, error) {
 				var bytes int64
 				if err := tx.QueryRowContext(ctx, `SELECT bytes FROM event_totals`).Scan(&bytes); err != nil {
 					return nil, err
@@ -306,16 +290,7 @@ func (s *Store) RetainEvents(ctx context.Context, r store.Retention) (int, error
 				}
 				return tx.QueryContext(ctx, deleteExcessEventsSQL, bytes-r.MaxBytes)
 			})
-			deleted += n
-			if err != nil {
-				return deleted, fmt.Errorf("retain events by size: %w", err)
-			}
-			if n == 0 {
-				break
-			}
-		}
-	}
-	return deleted, nil
+		})
 }
 
 // deleteEvents runs, in one write transaction, the DELETE … RETURNING size

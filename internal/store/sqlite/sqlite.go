@@ -816,30 +816,14 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 
 // Retain implements store.Store.
 func (s *Store) Retain(ctx context.Context, r store.Retention) (int, error) {
-	deleted := 0
-	if cutoff, ok := r.Cutoff(); ok {
-		for {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
-			n, err := s.deleteOldest(ctx, func(tx *sql.Tx) ([]int64, int64, error) {
+	return store.RetainBatches(ctx, r, "alerts",
+		func(cutoff int64) (int, error) {
+			return s.deleteOldest(ctx, func(tx *sql.Tx) ([]int64, int64, error) {
 				return oldest(ctx, tx, `SELECT seq, size FROM alerts WHERE time < ? ORDER BY time, id LIMIT ?`, cutoff, -1)
 			})
-			deleted += n
-			if err != nil {
-				return deleted, fmt.Errorf("retain by age: %w", err)
-			}
-			if n < store.RetainBatch {
-				break
-			}
-		}
-	}
-	if r.MaxBytes > 0 {
-		for {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
-			n, err := s.deleteOldest(ctx, func(tx *sql.Tx) ([]int64, int64, error) {
+		},
+		func() (int, error) {
+			return s.deleteOldest(ctx, func(tx *sql.Tx) ([]int64, int64, error) {
 				var bytes int64
 				if err := tx.QueryRowContext(ctx, `SELECT bytes FROM totals`).Scan(&bytes); err != nil {
 					return nil, 0, err
@@ -849,16 +833,7 @@ func (s *Store) Retain(ctx context.Context, r store.Retention) (int, error) {
 				}
 				return oldest(ctx, tx, `SELECT seq, size FROM alerts ORDER BY time, id LIMIT ?`, nil, bytes-r.MaxBytes)
 			})
-			deleted += n
-			if err != nil {
-				return deleted, fmt.Errorf("retain by size: %w", err)
-			}
-			if n == 0 {
-				break
-			}
-		}
-	}
-	return deleted, nil
+		})
 }
 
 // oldest returns the seq of up to RetainBatch oldest alerts that query
